@@ -1,0 +1,80 @@
+"""create_app(settings): builds the services and mounts every capability's router."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import sessionmaker
+
+from qunguan import __version__
+from qunguan.config import Settings
+from qunguan.groups.routes import router as groups_router
+from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
+from qunguan.identity.routes import router as identity_router
+from qunguan.kernel.clock import Clock, SystemClock
+from qunguan.kernel.db import make_engine
+from qunguan.kernel.events import EventBus
+from qunguan.kernel.outbox import OutboxWorker
+from qunguan.kernel.uow import UnitOfWorkFactory
+from qunguan.kernel.web import install_error_handlers
+from qunguan.messaging.realtime import Hub
+from qunguan.messaging.routes import router as messaging_router
+from qunguan.migrations import check_schema
+from qunguan.models import load_all_models
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               check_migrations: bool = True) -> FastAPI:
+    """The whole service. Refuses (SchemaError) to build on an unmigrated or newer schema."""
+    settings = settings or Settings()
+    load_all_models()
+    engine = make_engine(settings.database_url)
+    if check_migrations:
+        check_schema(engine)
+    bus = EventBus()
+    hub = Hub()
+    bus.subscribe(hub.on_event)
+    uows = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False), settings=settings,
+                             clock=clock or SystemClock(), bus=bus)
+    worker = OutboxWorker(uows, settings.outbox_poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        if settings.run_workers:
+            worker.start()
+        try:
+            yield
+        finally:
+            if settings.run_workers:
+                worker.stop()
+            engine.dispose()
+
+    app = FastAPI(title="qunguan", version=__version__, lifespan=lifespan,
+                  description="Group information service for institutions: real-name "
+                  "accounts, groups and messaging with governance built in.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.uows = uows
+    app.state.bus = bus
+    app.state.hub = hub
+    install_error_handlers(app)
+    for router in (identity_router, groups_router, messaging_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,160 @@
+"""The `qunguan` command: migrate, run the server, seed the demo, rotate keys, grant roles."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import sessionmaker
+
+from qunguan.config import Settings
+from qunguan.kernel.clock import SystemClock
+from qunguan.kernel.db import make_engine
+from qunguan.kernel.events import EventBus
+from qunguan.kernel.uow import UnitOfWork, UnitOfWorkFactory
+from qunguan.migrations import SchemaError, check_schema, current_revision, head_revision, upgrade
+
+app = typer.Typer(help="qunguan (群管): group information service for institutions.",
+                  no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
+keys_app = typer.Typer(help="Vault master keys.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Operator tasks on accounts.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(accounts_app, name="accounts")
+console = Console()
+err = Console(stderr=True)
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    factory = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False),
+                                settings=settings, clock=SystemClock(), bus=EventBus())
+    return factory()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (creates the database on SQLite)."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    engine.dispose()
+    upgrade(settings.database_url)
+    console.print(f"schema at {head_revision()} (was {before or 'empty'})")
+
+
+def _print_demo(url: str) -> None:
+    from qunguan.demo import CAST, DEMO_PASSWORD
+
+    table = Table(title="Demo logins (password for all: " + DEMO_PASSWORD + ")")
+    table.add_column("phone")
+    table.add_column("display name")
+    table.add_column("who")
+    for person in CAST:
+        table.add_row(person.phone, person.display_name, person.role_note)
+    console.print(table)
+    console.print(f"qunguan is at [bold]{url}[/bold]  (API docs: {url}/docs)")
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Seed the demo institution (idempotent)."""
+    from qunguan.demo import seed_demo
+
+    uow = _uow(Settings())
+    try:
+        seeded = seed_demo(uow)
+        uow.commit()
+    finally:
+        uow.close()
+    console.print("demo institution seeded" if seeded else "demo institution already present")
+
+
+@app.command()
+def run(demo: Annotated[bool, typer.Option(help="Migrate and seed the demo first.")] = False,
+        host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+        port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
+    """Start the server (refuses an unmigrated or newer schema)."""
+    import uvicorn
+
+    from qunguan.app import create_app
+
+    settings = Settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    if demo:
+        upgrade(settings.database_url)
+        seed_demo_cmd()
+    try:
+        application = create_app(settings)
+    except SchemaError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    url = f"http://{settings.host}:{settings.port}"
+    if demo:
+        _print_demo(url)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Generate a new vault master key and re-wrap every data key under it."""
+    from qunguan.identity import actions as identity
+    from qunguan.identity import queries as identity_queries
+
+    uow = _uow(Settings())
+    try:
+        system = identity_queries.system_account(uow)
+        key_id, count = identity.do_rotate_keys(uow, acting=system)
+        uow.commit()
+    finally:
+        uow.close()
+    console.print(f"master key {key_id} is current; {count} vault records re-wrapped")
+
+
+@accounts_app.command("grant-officer")
+def grant_officer(phone: Annotated[str, typer.Argument(help="The account's phone number.")],
+                  revoke: Annotated[bool, typer.Option(help="Make a member again.")] = False
+                  ) -> None:
+    """Make an account an officer (or a member again with --revoke)."""
+    from sqlalchemy import select
+
+    from qunguan.identity import AccountKind
+    from qunguan.identity import actions as identity
+    from qunguan.identity import queries as identity_queries
+    from qunguan.identity.models import Account
+    from qunguan.identity.vault import phone_index
+    from qunguan.kernel.errors import QunguanError
+
+    uow = _uow(Settings())
+    try:
+        try:
+            index = phone_index(uow, phone)
+        except QunguanError as exc:
+            err.print(f"[red]{exc.message}[/red]")
+            raise typer.Exit(1) from None
+        account = uow.session.scalar(select(Account).where(Account.phone_index == index))
+        if account is None:
+            err.print("[red]no account has that phone number[/red]")
+            raise typer.Exit(1)
+        system = identity_queries.system_account(uow)
+        kind = AccountKind.MEMBER if revoke else AccountKind.OFFICER
+        identity.do_set_kind(uow, acting=system, account_id=account.id, kind=kind)
+        uow.commit()
+    finally:
+        uow.close()
+    console.print(f"account {account.id} is now {kind}")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,91 @@
+"""Settings: every knob has a default, a doc line (the Field description) and a test.
+
+Read from the environment with the prefix ``QUNGUAN_`` (``QUNGUAN_DATABASE_URL`` …) or from a
+``.env`` file. ``docs/configuration.md`` documents each one; a test fails when one is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUNGUAN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/qunguan.db",
+        description="SQLAlchemy URL of the database: SQLite (embedded default, WAL mode) or "
+        "postgresql+psycopg://… for production.",
+    )
+    data_dir: Path = Field(
+        Path("./var"), description="Folder for local state: the SQLite file and generated keys."
+    )
+    key_dir: Path | None = Field(
+        None, description="Folder of the vault master keys and the blind-index key "
+        "(default: DATA_DIR/keys). Files are created 0600 on first run."
+    )
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, description="Port the server listens on.")
+    token_ttl_seconds: int = Field(
+        7 * 24 * 3600, description="Lifetime of a bearer token, in seconds."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed logins per phone number (or per client address) within the "
+        "window before further attempts get too_many_attempts."
+    )
+    login_max_failures_per_address: int = Field(
+        50, description="Failed logins from one client address within the window before "
+        "further attempts from it get too_many_attempts.",
+    )
+    login_window_seconds: int = Field(
+        900, description="Window, in seconds, over which failed logins are counted."
+    )
+    argon2_time_cost: int = Field(3, description="argon2id time cost for password hashes.")
+    argon2_memory_cost_kib: int = Field(
+        65536, description="argon2id memory cost for password hashes, in KiB."
+    )
+    max_group_members: int = Field(500, description="Default cap of members per group (GA-2).")
+    max_groups_created: int = Field(
+        10, description="How many groups one account may found (GA-2)."
+    )
+    max_groups_joined: int = Field(
+        200, description="How many groups one account may be a member of (GA-2)."
+    )
+    max_message_chars: int = Field(
+        4000, description="Longest message text accepted, in characters (message_too_long)."
+    )
+    max_forward_targets: int = Field(
+        5, description="How many groups one forward request may target (too_many_forwards)."
+    )
+    recall_window_seconds: int = Field(
+        120, description="How long after posting a sender may recall a message."
+    )
+    show_ip_province: bool = Field(
+        True, description="Show the province-level IP location on member profiles (ID-6)."
+    )
+    ip_location_file: Path | None = Field(
+        None, description="CSV of 'network,province' rows (e.g. '1.2.3.0/24,广东') used to show "
+        "the province-level IP location (ID-6); unset: only private addresses are placed.",
+    )
+    trusted_proxy_header: str | None = Field(
+        None, description="Header carrying the client address when behind a trusted proxy "
+        "(e.g. X-Forwarded-For); unset means use the socket peer."
+    )
+    outbox_poll_seconds: float = Field(
+        1.0, description="How often the embedded outbox worker looks for new events."
+    )
+    run_workers: bool = Field(
+        True, description="Run the outbox worker inside the server process (embedded default)."
+    )
+    network_id_sandbox_secret: str = Field(
+        "qunguan-network-id-sandbox",
+        description="Shared secret of the sandbox 网号/网证 verifier: tokens signed with it are "
+        "accepted. Replace the provider for production.",
+    )
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        return self.key_dir if self.key_dir is not None else self.data_dir / "keys"

@@ -1,0 +1,321 @@
+"""Every state change of groups; each admin action attributed and audited (GA-8)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from qunguan.groups.models import (
+    Category,
+    Group,
+    Invitation,
+    JoinPolicy,
+    JoinRequest,
+    Membership,
+    RequestStatus,
+    Role,
+)
+from qunguan.groups.queries import (
+    access_membership,
+    group_by_code,
+    membership,
+    require_manager,
+)
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.events import EventType
+from qunguan.kernel.ids import new_code
+from qunguan.kernel.uow import UnitOfWork, record_audit
+
+MAX_RULES_CHARS = 5000
+MAX_MUTE_SECONDS = 30 * 24 * 3600
+
+
+def _audit(uow: UnitOfWork, type_: EventType, acting: Account, group: Group,
+           subject_id: int | None = None, **extra: Any) -> None:
+    record_audit(uow, type_, acting=acting, subject_type="account" if subject_id else "group",
+                 subject_id=subject_id if subject_id else group.id, group_id=group.id,
+                 extra=extra)
+
+
+def _count_joined(uow: UnitOfWork, account_id: int) -> int:
+    return int(uow.session.scalar(select(func.count(Membership.id)).where(
+        Membership.account_id == account_id)) or 0)
+
+
+def _add_member(uow: UnitOfWork, group: Group, account: Account, role: Role,
+                rules_version: int) -> Membership:
+    """Insert a membership within the caps (GA-2). The count is bumped with a conditional
+    UPDATE so two concurrent approvals can never exceed the cap."""
+    if membership(uow, group.id, account.id) is not None:
+        raise QunguanError("already_member", "Already a member of this group.")
+    if _count_joined(uow, account.id) >= uow.settings.max_groups_joined:
+        raise QunguanError("too_many_groups_joined", "Member of as many groups as allowed.",
+                           max=uow.settings.max_groups_joined)
+    bumped = uow.session.execute(
+        update(Group).where(Group.id == group.id, Group.member_count < Group.member_cap)
+        .values(member_count=Group.member_count + 1).execution_options(synchronize_session=False))
+    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+        raise QunguanError("group_full", "The group is full.", member_cap=group.member_cap)
+    uow.session.refresh(group, ["member_count"])
+    row = Membership(group_id=group.id, account_id=account.id, role=role, joined_at=uow.now(),
+                     rules_version_ack=rules_version, rules_ack_at=uow.now())
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def _check_rules_ack(group: Group, rules_version: int | None) -> int:
+    """GA-9: joining acknowledges the group rules in force, by version."""
+    if rules_version != group.rules_version:
+        raise QunguanError("rules_not_acknowledged", "Read and acknowledge the group rules.",
+                           rules_version=group.rules_version)
+    return rules_version
+
+
+def _joined(uow: UnitOfWork, group: Group, acting: Account, member: Membership,
+            via: str) -> None:
+    _audit(uow, EventType.MEMBER_JOINED, acting, group, member.account_id, via=via,
+           rules_version=member.rules_version_ack)
+    uow.emit(EventType.MEMBER_JOINED, group_id=group.id, account_ids=(member.account_id,),
+             account_id=member.account_id, role=member.role)
+
+
+def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Category,
+                    tier: int, join_policy: JoinPolicy, rules_text: str,
+                    member_cap: int | None) -> Group:
+    identity_queries.require_verified(acting)
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise QunguanError("invalid_request", "A group name has 1 to 64 characters.",
+                           fields=["name"])
+    if len(rules_text) > MAX_RULES_CHARS:
+        raise QunguanError("invalid_request", "The rules are too long.", fields=["rules_text"])
+    settings = uow.settings
+    founded = int(uow.session.scalar(select(func.count(Group.id)).where(
+        Group.founder_id == acting.id)) or 0)
+    if founded >= settings.max_groups_created:
+        raise QunguanError("too_many_groups_created", "You have founded as many groups as "
+                           "allowed.", max=settings.max_groups_created)
+    cap = min(member_cap or settings.max_group_members, settings.max_group_members)
+    for _ in range(5):
+        group = Group(code=new_code(), name=name, category=category, tier=tier,
+                      founder_id=acting.id, join_policy=join_policy, member_cap=cap,
+                      member_count=0, posting_suspended=False, rules_text=rules_text.strip(),
+                      rules_version=1, created_at=uow.now())
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(group)
+                uow.session.flush()
+            break
+        except IntegrityError:  # a code collision (40 random bits): draw again
+            continue
+    else:
+        raise RuntimeError("could not draw a unique group code")
+    founder = _add_member(uow, group, acting, Role.FOUNDER, group.rules_version)
+    _audit(uow, EventType.GROUP_CREATED, acting, group, code=group.code, name=group.name,
+           category=str(category), tier=tier, member_cap=cap)
+    uow.emit(EventType.GROUP_CREATED, group_id=group.id, account_ids=(acting.id,),
+             code=group.code, category=str(category))
+    _joined(uow, group, acting, founder, "founder")
+    return group
+
+
+def do_request_join(uow: UnitOfWork, *, acting: Account, code: str, note: str | None,
+                    rules_version: int | None) -> JoinRequest:
+    group = group_by_code(uow, code)
+    if group.join_policy == JoinPolicy.INVITE_ONLY:
+        raise QunguanError("forbidden", "This group admits members by invitation only.")
+    if membership(uow, group.id, acting.id) is not None:
+        raise QunguanError("already_member", "Already a member of this group.")
+    version = _check_rules_ack(group, rules_version)
+    pending = uow.session.scalar(select(JoinRequest).where(
+        JoinRequest.group_id == group.id, JoinRequest.account_id == acting.id,
+        JoinRequest.status == RequestStatus.PENDING))
+    if pending is not None:
+        raise QunguanError("conflict", "A request to join is already pending.",
+                           request_id=pending.id)
+    row = JoinRequest(group_id=group.id, account_id=acting.id, status=RequestStatus.PENDING,
+                      note=(note or "").strip()[:500] or None, rules_version_ack=version,
+                      created_at=uow.now())
+    uow.session.add(row)
+    uow.session.flush()
+    record_audit(uow, EventType.JOIN_REQUESTED, acting=acting, subject_type="join_request",
+                 subject_id=row.id, group_id=group.id)
+    uow.emit(EventType.JOIN_REQUESTED, group_id=group.id, request_id=row.id,
+             account_id=acting.id)
+    return row
+
+
+def do_decide_join(uow: UnitOfWork, *, acting: Account, group_id: int, request_id: int,
+                   approve: bool) -> JoinRequest:
+    group, _ = require_manager(uow, viewer=acting, group_id=group_id)
+    row = uow.session.get(JoinRequest, request_id)
+    if row is None or row.group_id != group.id:
+        raise QunguanError("not_found", "No such join request.")
+    if row.status != RequestStatus.PENDING:
+        raise QunguanError("conflict", "This request was already decided.", status=row.status)
+    row.decided_at = uow.now()
+    row.decided_by = acting.id
+    applicant = identity_queries.get_account(uow, row.account_id)
+    if approve:
+        member = _add_member(uow, group, applicant, Role.MEMBER, row.rules_version_ack)
+        row.status = RequestStatus.APPROVED
+        _audit(uow, EventType.JOIN_APPROVED, acting, group, applicant.id, request_id=row.id)
+        _joined(uow, group, acting, member, "request")
+    else:
+        row.status = RequestStatus.REJECTED
+        _audit(uow, EventType.JOIN_REJECTED, acting, group, applicant.id, request_id=row.id)
+        uow.emit(EventType.JOIN_REJECTED, account_ids=(applicant.id,), group_id=None,
+                 request_id=row.id)
+    return row
+
+
+def do_invite(uow: UnitOfWork, *, acting: Account, group_id: int,
+              account_id: int) -> Invitation:
+    group, _ = require_manager(uow, viewer=acting, group_id=group_id)
+    invitee = identity_queries.get_account(uow, account_id)
+    if membership(uow, group.id, invitee.id) is not None:
+        raise QunguanError("already_member", "Already a member of this group.")
+    existing = uow.session.scalar(select(Invitation).where(
+        Invitation.group_id == group.id, Invitation.invitee_id == invitee.id,
+        Invitation.status == RequestStatus.PENDING))
+    if existing is not None:
+        return existing
+    row = Invitation(group_id=group.id, inviter_id=acting.id, invitee_id=invitee.id,
+                     status=RequestStatus.PENDING, created_at=uow.now())
+    uow.session.add(row)
+    uow.session.flush()
+    _audit(uow, EventType.MEMBER_INVITED, acting, group, invitee.id, invitation_id=row.id)
+    uow.emit(EventType.MEMBER_INVITED, account_ids=(invitee.id,), invitation_id=row.id,
+             invited_group_id=group.id)
+    return row
+
+
+def do_accept_invitation(uow: UnitOfWork, *, acting: Account, invitation_id: int,
+                         rules_version: int | None) -> Membership:
+    row = uow.session.get(Invitation, invitation_id)
+    if row is None or row.invitee_id != acting.id:
+        raise QunguanError("not_found", "No such invitation.")
+    if row.status != RequestStatus.PENDING:
+        raise QunguanError("conflict", "This invitation was already used.", status=row.status)
+    group = uow.session.get(Group, row.group_id)
+    assert group is not None
+    version = _check_rules_ack(group, rules_version)
+    member = _add_member(uow, group, acting, Role.MEMBER, version)
+    row.status = RequestStatus.ACCEPTED
+    row.decided_at = uow.now()
+    _joined(uow, group, acting, member, "invitation")
+    return member
+
+
+def _target(uow: UnitOfWork, acting: Account, group_id: int, account_id: int,
+            founder_only: bool = False) -> tuple[Group, Membership, Membership]:
+    """The group, the actor's membership and the target's, if the actor outranks them."""
+    group, mine = require_manager(uow, viewer=acting, group_id=group_id,
+                                  founder_only=founder_only)
+    theirs = membership(uow, group.id, account_id)
+    if theirs is None:
+        raise QunguanError("not_member", "That account is not a member of the group.")
+    if Role(theirs.role).rank >= Role(mine.role).rank:
+        raise QunguanError("forbidden", "You can act only on members below your role.")
+    return group, mine, theirs
+
+
+def _drop_member(uow: UnitOfWork, group: Group, member: Membership) -> None:
+    uow.session.delete(member)
+    uow.session.execute(update(Group).where(Group.id == group.id).values(
+        member_count=Group.member_count - 1).execution_options(synchronize_session=False))
+    uow.session.flush()
+    uow.session.refresh(group, ["member_count"])
+
+
+def do_remove_member(uow: UnitOfWork, *, acting: Account, group_id: int, account_id: int,
+                     reason: str | None) -> None:
+    group, _, theirs = _target(uow, acting, group_id, account_id)
+    _drop_member(uow, group, theirs)
+    _audit(uow, EventType.MEMBER_REMOVED, acting, group, account_id,
+           reason=(reason or "").strip()[:500] or None)
+    uow.emit(EventType.MEMBER_REMOVED, group_id=group.id, account_ids=(account_id,),
+             account_id=account_id)
+
+
+def do_leave(uow: UnitOfWork, *, acting: Account, group_id: int) -> None:
+    group, mine = access_membership(uow, viewer=acting, group_id=group_id)
+    if mine.role == Role.FOUNDER:
+        raise QunguanError("founder_cannot_leave", "Transfer the group to another member "
+                           "before leaving.")
+    _drop_member(uow, group, mine)
+    _audit(uow, EventType.MEMBER_LEFT, acting, group, acting.id)
+    uow.emit(EventType.MEMBER_LEFT, group_id=group.id, account_ids=(acting.id,),
+             account_id=acting.id)
+
+
+def do_mute(uow: UnitOfWork, *, acting: Account, group_id: int, account_id: int,
+            seconds: int, reason: str | None) -> Membership:
+    if not 1 <= seconds <= MAX_MUTE_SECONDS:
+        raise QunguanError("invalid_request", "Mute for 1 second to 30 days.",
+                           fields=["seconds"])
+    group, _, theirs = _target(uow, acting, group_id, account_id)
+    until: datetime = uow.now() + timedelta(seconds=seconds)
+    theirs.muted_until = until
+    _audit(uow, EventType.MEMBER_MUTED, acting, group, account_id, until=until.isoformat(),
+           reason=(reason or "").strip()[:500] or None)
+    uow.emit(EventType.MEMBER_MUTED, group_id=group.id, account_ids=(account_id,),
+             account_id=account_id, until=until.isoformat())
+    return theirs
+
+
+def do_unmute(uow: UnitOfWork, *, acting: Account, group_id: int,
+              account_id: int) -> Membership:
+    group, _, theirs = _target(uow, acting, group_id, account_id)
+    theirs.muted_until = None
+    _audit(uow, EventType.MEMBER_UNMUTED, acting, group, account_id)
+    uow.emit(EventType.MEMBER_UNMUTED, group_id=group.id, account_ids=(account_id,),
+             account_id=account_id)
+    return theirs
+
+
+def do_pin_rules(uow: UnitOfWork, *, acting: Account, group_id: int, text: str) -> Group:
+    group, _ = require_manager(uow, viewer=acting, group_id=group_id)
+    text = text.strip()
+    if not text or len(text) > MAX_RULES_CHARS:
+        raise QunguanError("invalid_request", "Rules need 1 to 5000 characters.",
+                           fields=["text"])
+    group.rules_text = text
+    group.rules_version += 1
+    _audit(uow, EventType.RULES_PINNED, acting, group, rules_version=group.rules_version)
+    uow.emit(EventType.RULES_PINNED, group_id=group.id, rules_version=group.rules_version)
+    return group
+
+
+def do_set_role(uow: UnitOfWork, *, acting: Account, group_id: int, account_id: int,
+                role: Role) -> Membership:
+    if role == Role.FOUNDER:
+        raise QunguanError("invalid_request", "Use the founder transfer to hand over a group.",
+                           fields=["role"])
+    group, _, theirs = _target(uow, acting, group_id, account_id, founder_only=True)
+    old = theirs.role
+    theirs.role = role
+    _audit(uow, EventType.ROLE_CHANGED, acting, group, account_id, old=old, new=str(role))
+    uow.emit(EventType.ROLE_CHANGED, group_id=group.id, account_ids=(account_id,),
+             account_id=account_id, role=str(role))
+    return theirs
+
+
+def do_transfer_founder(uow: UnitOfWork, *, acting: Account, group_id: int,
+                        account_id: int) -> Group:
+    group, mine, theirs = _target(uow, acting, group_id, account_id, founder_only=True)
+    heir = identity_queries.get_account(uow, account_id)
+    identity_queries.require_verified(heir)  # a founder answers for the group (GA-5)
+    mine.role = Role.ADMIN
+    theirs.role = Role.FOUNDER
+    group.founder_id = heir.id
+    _audit(uow, EventType.FOUNDER_TRANSFERRED, acting, group, heir.id, previous=acting.id)
+    uow.emit(EventType.FOUNDER_TRANSFERRED, group_id=group.id, account_ids=(heir.id,),
+             founder_id=heir.id, previous_founder_id=acting.id)
+    return group

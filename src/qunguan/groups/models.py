@@ -1,0 +1,104 @@
+"""Groups, memberships with roles, join requests and invitations (GA-1..GA-9)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qunguan.kernel.db import Base, IdType, UTCDateTime
+
+
+class Category(enum.StrEnum):
+    """The nature of a group (GA-4); later policies (red envelopes, rumours) key on it."""
+
+    PARTY_BRANCH = "party_branch"
+    VILLAGE_COMMITTEE = "village_committee"
+    GOVERNMENT_OFFICE = "government_office"
+    WORK = "work"
+    SOCIAL = "social"
+
+
+class Role(enum.StrEnum):
+    FOUNDER = "founder"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+    @property
+    def rank(self) -> int:
+        return {"founder": 3, "admin": 2, "member": 1}[self.value]
+
+
+class JoinPolicy(enum.StrEnum):
+    APPROVAL = "approval"  # anyone with the code may ask; an admin approves
+    INVITE_ONLY = "invite_only"  # only invitations from admins
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    founder_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    join_policy: Mapped[str] = mapped_column(String(16), default=JoinPolicy.APPROVAL)
+    member_cap: Mapped[int] = mapped_column(Integer)
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    posting_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    rules_text: Mapped[str] = mapped_column(Text, default="")
+    rules_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rules_version_ack: Mapped[int] = mapped_column(Integer, default=0)
+    rules_ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("group_id", "account_id"),)
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ACCEPTED = "accepted"  # invitations
+
+
+class JoinRequest(Base):
+    __tablename__ = "join_requests"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING)
+    note: Mapped[str | None] = mapped_column(String(500))
+    rules_version_ack: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    __table_args__ = (Index("ix_join_requests_group_status", "group_id", "status"),)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,164 @@
+"""Groups API: create, join, invite, and the admin toolset (GA-1..GA-9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from qunguan.groups import actions, queries
+from qunguan.groups.models import Group, Membership, Role
+from qunguan.groups.schemas import (
+    AcceptIn,
+    DecisionIn,
+    GroupCreate,
+    GroupPublic,
+    InvitationPublic,
+    InviteIn,
+    JoinRequestIn,
+    JoinRequestPublic,
+    MemberPublic,
+    MuteIn,
+    MyGroup,
+    RemoveIn,
+    RoleIn,
+    RulesIn,
+    TransferIn,
+)
+from qunguan.identity import CurrentAccount
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.web import UowDep
+
+router = APIRouter(prefix="/api", tags=["groups"])
+
+BADGES = {Role.FOUNDER: "群主", Role.ADMIN: "管理员"}
+
+
+@router.post("/groups", status_code=201, response_model=GroupPublic)
+def create_group(body: GroupCreate, uow: UowDep, me: CurrentAccount) -> Group:
+    return actions.do_create_group(uow, acting=me, name=body.name, category=body.category,
+                                   tier=body.tier, join_policy=body.join_policy,
+                                   rules_text=body.rules_text, member_cap=body.member_cap)
+
+
+@router.get("/groups", response_model=list[MyGroup])
+def list_my_groups(uow: UowDep, me: CurrentAccount) -> list[MyGroup]:
+    return [MyGroup(group=GroupPublic.model_validate(g), role=m.role, muted_until=m.muted_until)
+            for g, m in queries.my_groups(uow, me)]
+
+
+@router.get("/groups/by-code/{code}", response_model=GroupPublic)
+def get_group_by_code(code: str, uow: UowDep, me: CurrentAccount) -> Group:
+    return queries.group_by_code(uow, code)
+
+
+@router.get("/groups/{group_id}", response_model=GroupPublic)
+def get_group(group_id: int, uow: UowDep, me: CurrentAccount) -> Group:
+    return queries.access_group(uow, viewer=me, group_id=group_id)
+
+
+@router.get("/groups/{group_id}/members", response_model=list[MemberPublic])
+def list_members(group_id: int, uow: UowDep, me: CurrentAccount) -> list[MemberPublic]:
+    rows = queries.members(uow, viewer=me, group_id=group_id)
+    accounts = identity_queries.accounts_by_ids(uow, [m.account_id for m in rows])
+    show_ip = uow.settings.show_ip_province
+    return [MemberPublic(account_id=m.account_id, display_name=accounts[m.account_id].display_name,
+                         avatar_text=accounts[m.account_id].avatar_text, role=m.role,
+                         badge=BADGES.get(Role(m.role)),
+                         verified=accounts[m.account_id].is_verified,
+                         muted_until=m.muted_until,
+                         ip_province=accounts[m.account_id].ip_province if show_ip else None)
+            for m in rows]
+
+
+@router.post("/groups/by-code/{code}/join-requests", status_code=201,
+             response_model=JoinRequestPublic)
+def request_join(code: str, body: JoinRequestIn, uow: UowDep, me: CurrentAccount) -> Any:
+    return actions.do_request_join(uow, acting=me, code=code, note=body.note,
+                                   rules_version=body.rules_version)
+
+
+@router.get("/groups/{group_id}/join-requests", response_model=list[JoinRequestPublic])
+def list_join_requests(group_id: int, uow: UowDep, me: CurrentAccount) -> Any:
+    return queries.join_requests(uow, viewer=me, group_id=group_id)
+
+
+@router.post("/groups/{group_id}/join-requests/{request_id}/decision",
+             response_model=JoinRequestPublic)
+def decide_join(group_id: int, request_id: int, body: DecisionIn, uow: UowDep,
+                me: CurrentAccount) -> Any:
+    return actions.do_decide_join(uow, acting=me, group_id=group_id, request_id=request_id,
+                                  approve=body.approve)
+
+
+@router.post("/groups/{group_id}/invitations", status_code=201,
+             response_model=InvitationPublic)
+def invite(group_id: int, body: InviteIn, uow: UowDep, me: CurrentAccount) -> Any:
+    return actions.do_invite(uow, acting=me, group_id=group_id, account_id=body.account_id)
+
+
+@router.get("/me/invitations", response_model=list[InvitationPublic])
+def my_invitations(uow: UowDep, me: CurrentAccount) -> Any:
+    return queries.my_invitations(uow, me)
+
+
+@router.post("/me/invitations/{invitation_id}/accept", response_model=MyGroup)
+def accept_invitation(invitation_id: int, body: AcceptIn, uow: UowDep,
+                      me: CurrentAccount) -> MyGroup:
+    member: Membership = actions.do_accept_invitation(uow, acting=me, invitation_id=invitation_id,
+                                                      rules_version=body.rules_version)
+    group = queries.access_group(uow, viewer=me, group_id=member.group_id)
+    return MyGroup(group=GroupPublic.model_validate(group), role=member.role,
+                   muted_until=member.muted_until)
+
+
+@router.post("/groups/{group_id}/members/{account_id}/remove", status_code=204)
+def remove_member(group_id: int, account_id: int, body: RemoveIn, uow: UowDep,
+                  me: CurrentAccount) -> Response:
+    actions.do_remove_member(uow, acting=me, group_id=group_id, account_id=account_id,
+                             reason=body.reason)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/leave", status_code=204)
+def leave(group_id: int, uow: UowDep, me: CurrentAccount) -> Response:
+    actions.do_leave(uow, acting=me, group_id=group_id)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/members/{account_id}/mute", status_code=204)
+def mute(group_id: int, account_id: int, body: MuteIn, uow: UowDep,
+         me: CurrentAccount) -> Response:
+    actions.do_mute(uow, acting=me, group_id=group_id, account_id=account_id,
+                    seconds=body.seconds, reason=body.reason)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/members/{account_id}/unmute", status_code=204)
+def unmute(group_id: int, account_id: int, uow: UowDep, me: CurrentAccount) -> Response:
+    actions.do_unmute(uow, acting=me, group_id=group_id, account_id=account_id)
+    return Response(status_code=204)
+
+
+@router.post("/groups/{group_id}/members/{account_id}/role", status_code=204)
+def set_role(group_id: int, account_id: int, body: RoleIn, uow: UowDep,
+             me: CurrentAccount) -> Response:
+    actions.do_set_role(uow, acting=me, group_id=group_id, account_id=account_id, role=body.role)
+    return Response(status_code=204)
+
+
+@router.put("/groups/{group_id}/rules", response_model=GroupPublic)
+def pin_rules(group_id: int, body: RulesIn, uow: UowDep, me: CurrentAccount) -> Group:
+    return actions.do_pin_rules(uow, acting=me, group_id=group_id, text=body.text)
+
+
+@router.post("/groups/{group_id}/transfer", response_model=GroupPublic)
+def transfer_founder(group_id: int, body: TransferIn, uow: UowDep,
+                     me: CurrentAccount) -> Group:
+    return actions.do_transfer_founder(uow, acting=me, group_id=group_id,
+                                       account_id=body.account_id)
+
+
+@router.get("/officer/groups", response_model=list[GroupPublic])
+def officer_groups(uow: UowDep, me: CurrentAccount) -> list[Group]:
+    return queries.all_groups(uow, viewer=me)

@@ -1,0 +1,115 @@
+"""API shapes of groups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qunguan.groups.models import Category, JoinPolicy, Role
+
+
+class GroupCreate(BaseModel):
+    name: str = Field(max_length=200)
+    category: Category
+    tier: int = Field(1, ge=1, le=3, description="1 ordinary, 2 important, 3 key (重点)")
+    join_policy: JoinPolicy = JoinPolicy.APPROVAL
+    rules_text: str = Field("", max_length=5000)
+    member_cap: int | None = Field(None, ge=2)
+
+
+class GroupPublic(BaseModel):
+    """The group info page (GA-3)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    category: str
+    tier: int
+    join_policy: str
+    member_cap: int
+    member_count: int
+    posting_suspended: bool
+    rules_text: str
+    rules_version: int
+    created_at: datetime
+
+
+class MyGroup(BaseModel):
+    group: GroupPublic
+    role: str
+    muted_until: datetime | None
+
+
+class MemberPublic(BaseModel):
+    account_id: int
+    display_name: str
+    avatar_text: str | None
+    role: str
+    badge: str | None = Field(description="群主 for the founder, 管理员 for admins (GA-1)")
+    verified: bool
+    muted_until: datetime | None
+    ip_province: str | None
+
+
+class JoinRequestIn(BaseModel):
+    note: str | None = Field(None, max_length=500)
+    rules_version: int | None = Field(None, description="The rules version acknowledged")
+
+
+class JoinRequestPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    group_id: int
+    account_id: int
+    status: str
+    note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+
+
+class InviteIn(BaseModel):
+    account_id: int
+
+
+class InvitationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    group_id: int
+    inviter_id: int
+    invitee_id: int
+    status: str
+    created_at: datetime
+
+
+class AcceptIn(BaseModel):
+    rules_version: int | None = None
+
+
+class MuteIn(BaseModel):
+    seconds: int = Field(ge=1, le=30 * 24 * 3600)
+    reason: str | None = Field(None, max_length=500)
+
+
+class RemoveIn(BaseModel):
+    reason: str | None = Field(None, max_length=500)
+
+
+class RulesIn(BaseModel):
+    text: str = Field(max_length=5000)
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class TransferIn(BaseModel):
+    account_id: int

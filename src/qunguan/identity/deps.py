@@ -1,0 +1,27 @@
+"""FastAPI dependencies other routers use: who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from qunguan.identity.models import Account
+from qunguan.identity.queries import authenticate
+from qunguan.kernel.web import UowDep
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def current_account(uow: UowDep, request: Request) -> Account:
+    return authenticate(uow, bearer_token(request))
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+BearerToken = Annotated[str | None, Depends(bearer_token)]

@@ -1,0 +1,94 @@
+"""Event and audit types: one ``enum.unique`` IntEnum in numbered blocks per capability.
+
+A number is never reused: retired types stay here, commented as retired. The same type names
+the audit record of an action and the outbox event it emits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@enum.unique
+class EventType(enum.IntEnum):
+    # 100: kernel and operations
+    DEMO_SEEDED = 101
+    SCHEMA_MIGRATED = 102
+    # 200: identity
+    ACCOUNT_REGISTERED = 201
+    LOGGED_IN = 202
+    LOGGED_OUT = 203
+    LOGIN_FAILED = 204
+    PROFILE_UPDATED = 205
+    VERIFICATION_SUBMITTED = 206
+    ACCOUNT_VERIFIED = 207
+    VERIFICATION_REJECTED = 208
+    VAULT_READ = 209
+    VAULT_KEYS_ROTATED = 210
+    IDENTITY_BLACKLISTED = 211
+    TOKEN_REVOKED = 212
+    # 300: groups
+    GROUP_CREATED = 301
+    MEMBER_JOINED = 302
+    JOIN_REQUESTED = 303
+    JOIN_APPROVED = 304
+    JOIN_REJECTED = 305
+    MEMBER_INVITED = 306
+    MEMBER_REMOVED = 307
+    MEMBER_MUTED = 308
+    MEMBER_UNMUTED = 309
+    RULES_PINNED = 310
+    FOUNDER_TRANSFERRED = 311
+    ROLE_CHANGED = 312
+    MEMBER_LEFT = 313
+    # 400: messaging
+    MESSAGE_POSTED = 401
+    MESSAGE_FORWARDED = 402
+    MESSAGE_RECALLED = 403
+    MESSAGE_HELD = 404
+    MESSAGE_BLOCKED = 405
+    MESSAGE_DELETED = 406
+    # 500: screening (policy engine; later issue)
+    # 600: rumours (later issue)
+    # 700: red envelopes (later issue)
+    # 800: enforcement (later issue)
+    # 900: audit log (later issue)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A fact that happened, delivered after commit and kept in the outbox.
+
+    ``group_id`` routes realtime delivery to the group's members; ``account_ids`` to
+    particular accounts (e.g. the member who was removed).
+    """
+
+    type: EventType
+    payload: dict[str, Any] = field(default_factory=dict)
+    group_id: int | None = None
+    account_ids: tuple[int, ...] = ()
+    outbox_id: int | None = None
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """In-process fan-out, called only after a transaction commits."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> None:
+        self._subscribers.append(fn)
+
+    def unsubscribe(self, fn: Subscriber) -> None:
+        self._subscribers.remove(fn)
+
+    def publish(self, events: list[Event]) -> None:
+        for ev in events:
+            for fn in list(self._subscribers):
+                fn(ev)

@@ -1,0 +1,97 @@
+"""The outbox worker: runs the post-commit work that must not be lost.
+
+Handlers register per event type. A row is marked processed once every handler for it has
+succeeded; a failing handler leaves it for the next pass (with the error kept), so work
+survives a crash. On PostgreSQL several workers claim rows with ``FOR UPDATE SKIP LOCKED``;
+the embedded default runs one worker thread in the server process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from qunguan.kernel.events import Event, EventType
+from qunguan.kernel.models import OutboxEvent
+from qunguan.kernel.uow import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Event], None]
+
+_HANDLERS: dict[EventType, list[Handler]] = defaultdict(list)
+
+MAX_ATTEMPTS = 10
+
+
+def register_handler(type: EventType, handler: Handler) -> None:
+    _HANDLERS[type].append(handler)
+
+
+def handlers_for(type: EventType) -> list[Handler]:
+    return list(_HANDLERS.get(type, ()))
+
+
+def process_batch(uows: UnitOfWorkFactory, limit: int = 100) -> int:
+    """Process up to ``limit`` pending events; return how many were marked processed."""
+    uow = uows()
+    done = 0
+    try:
+        stmt = (select(OutboxEvent).where(OutboxEvent.processed_at.is_(None),
+                                          OutboxEvent.attempts < MAX_ATTEMPTS)
+                .order_by(OutboxEvent.id).limit(limit))
+        if uow.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list(uow.session.scalars(stmt))
+        for row in rows:
+            payload = dict(row.payload)
+            account_ids = tuple(payload.pop("account_ids", ()))
+            event = Event(EventType(row.event_type), payload, row.group_id, account_ids, row.id)
+            try:
+                with uow.session.begin_nested():
+                    for handler in handlers_for(event.type):
+                        handler(uow, event)
+            except Exception as exc:  # a handler bug must not stop the others
+                log.exception("outbox handler failed for event %s", row.id)
+                row.attempts += 1
+                row.last_error = repr(exc)[:2000]
+                continue
+            row.attempts += 1
+            row.processed_at = uow.now()
+            done += 1
+        uow.commit()
+    finally:
+        uow.close()
+    return done
+
+
+class OutboxWorker:
+    """A background thread polling the outbox (embedded deployments)."""
+
+    def __init__(self, uows: UnitOfWorkFactory, poll_seconds: float) -> None:
+        self.uows = uows
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="qunguan-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while process_batch(self.uows) and not self._stop.is_set():
+                    pass
+            except Exception:
+                log.exception("outbox pass failed")
+            self._stop.wait(self.poll_seconds)

@@ -1,0 +1,90 @@
+"""HTTP plumbing shared by every router: the unit-of-work dependency and the error format."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.ids import new_token
+from qunguan.kernel.uow import RequestMeta, UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def request_meta(request: Request) -> RequestMeta:
+    uows: UnitOfWorkFactory = request.app.state.uows
+    header = uows.settings.trusted_proxy_header
+    ip: str | None = None
+    port: int | None = None
+    if request.client is not None:
+        ip, port = request.client.host, request.client.port
+    if header and request.headers.get(header):
+        ip = request.headers[header].split(",")[0].strip()
+    fingerprint = request.headers.get("x-client-fingerprint")
+    return RequestMeta(source_ip=ip, source_port=port,
+                       request_id=request.headers.get("x-request-id") or new_token(9),
+                       client_fingerprint=fingerprint[:128] if fingerprint else None)
+
+
+def get_uow(request: Request) -> Iterator[UnitOfWork]:
+    """One transaction per request: committed when the route returns, before the response
+    is sent; rolled back on any error unless the error asks to keep its writes."""
+    uow = request.app.state.uows(request_meta(request))
+    try:
+        yield uow
+    except QunguanError as exc:
+        if exc.persist:
+            uow.commit()
+        else:
+            uow.rollback()
+        raise
+    except BaseException:
+        uow.rollback()
+        raise
+    else:
+        uow.commit()
+    finally:
+        uow.close()
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+
+def error_response(status: int, code: str, message: str,
+                   details: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "details": details or {}}},
+                        status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QunguanError)
+    async def _qunguan(_: Request, exc: QunguanError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+        fields = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in errors]
+        # Never echo the input back: it may hold an ID number or a phone number.
+        return error_response(422, "invalid_request", "The request is not valid.",
+                              {"fields": json.loads(json.dumps(fields, default=str))})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(404, "not_found", "Not found.")
+        if exc.status_code == 405:
+            return error_response(405, "method_not_allowed", "Method not allowed.")
+        log.warning("unmapped HTTP error %s", exc.status_code)
+        return error_response(exc.status_code, "invalid_request", str(exc.detail))

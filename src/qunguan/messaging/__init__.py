@@ -1,0 +1,1 @@
+"""Messaging: messages, forwards with provenance, recall, realtime delivery."""

@@ -1,0 +1,259 @@
+"""Every state change of messaging: post, forward with provenance, recall, delete.
+
+``check_*`` validates and authorises without writing; ``do_*`` writes the rows, the audit
+record and the outbox event in one transaction. Both pass through ``screening.gate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from qunguan import screening
+from qunguan.groups import Group, Membership, Role
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.events import EventType
+from qunguan.kernel.uow import UnitOfWork, record_audit
+from qunguan.messaging.fingerprint import fingerprint
+from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
+from qunguan.messaging.queries import access_message, render
+from qunguan.screening import ScreeningContext, Verdict, VerdictKind
+
+MAX_MENTIONS = 50
+
+
+def _require_can_post(uow: UnitOfWork, acting: Account, group_id: int) -> tuple[Group,
+                                                                                Membership]:
+    identity_queries.require_verified(acting)
+    group, mine = group_queries.access_membership(uow, viewer=acting, group_id=group_id)
+    if group.posting_suspended:
+        raise QunguanError("group_closed_for_posting", "Posting in this group is suspended.")
+    if mine.muted_until is not None and mine.muted_until > uow.now():
+        raise QunguanError("muted", "You are muted in this group.",
+                           until=mine.muted_until.isoformat())
+    return group, mine
+
+
+def check_text(uow: UnitOfWork, text: str) -> str:
+    if not text.strip():
+        raise QunguanError("message_empty", "Write something first.")
+    limit = uow.settings.max_message_chars
+    if len(text) > limit:
+        raise QunguanError("message_too_long", f"At most {limit} characters.", max_chars=limit,
+                           length=len(text))
+    return text
+
+
+def _context(action: str, acting: Account, group: Group, text: str, digest: str,
+             origin_id: int | None = None, hop: int = 0) -> ScreeningContext:
+    return ScreeningContext(action=action, account_id=acting.id,
+                            account_verified=acting.is_verified, group_id=group.id,
+                            group_category=group.category, group_tier=group.tier, text=text,
+                            fingerprint=digest, origin_message_id=origin_id, hop=hop)
+
+
+def _enforce_verdict(uow: UnitOfWork, acting: Account, group: Group, verdict: Verdict,
+                     confirmed: bool, text: str, digest: str) -> None:
+    """Block refuses (keeping the record of the attempt, LR-3); confirm asks once."""
+    if verdict.kind == VerdictKind.BLOCK:
+        record_audit(uow, EventType.MESSAGE_BLOCKED, acting=acting, subject_type="group",
+                     subject_id=group.id, group_id=group.id,
+                     extra={"text": text, "fingerprint": digest,
+                            "reasons": verdict.public_reasons()})
+        uow.emit(EventType.MESSAGE_BLOCKED, group_id=None, account_ids=(acting.id,),
+                 target_group_id=group.id, fingerprint=digest,
+                 reasons=verdict.public_reasons())
+        raise QunguanError("message_blocked", "This message cannot be sent.",
+                           reasons=verdict.public_reasons()).keep_writes()
+    if verdict.kind == VerdictKind.CONFIRM and not confirmed:
+        raise QunguanError("confirmation_required", "Please confirm before sending.",
+                           reasons=verdict.public_reasons())
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    group: Group
+    text: str
+    digest: str
+    reply_to_id: int | None
+    mentions: tuple[int, ...]
+    verdict: Verdict
+    confirmed: bool
+
+
+def check_send_message(uow: UnitOfWork, *, acting: Account, group_id: int, text: str,
+                       reply_to_id: int | None = None, mentions: list[int] | None = None,
+                       confirmed: bool = False) -> SendPlan:
+    group, _ = _require_can_post(uow, acting, group_id)
+    text = check_text(uow, text)
+    if reply_to_id is not None:
+        target = access_message(uow, viewer=acting, message_id=reply_to_id)
+        if target.group_id != group.id:
+            raise QunguanError("not_found", "No such message to reply to.")
+    wanted = tuple(dict.fromkeys(mentions or ()))
+    if len(wanted) > MAX_MENTIONS:
+        raise QunguanError("invalid_request", f"At most {MAX_MENTIONS} mentions.",
+                           fields=["mentions"])
+    members = set(group_queries.member_ids(uow, group.id)) if wanted else set()
+    strangers = [a for a in wanted if a not in members]
+    if strangers:
+        raise QunguanError("invalid_request", "Mentioned accounts must be group members.",
+                           fields=["mentions"], not_members=strangers)
+    digest = fingerprint(text)
+    verdict = screening.gate(uow, _context("post", acting, group, text, digest))
+    return SendPlan(group, text, digest, reply_to_id, wanted, verdict, confirmed)
+
+
+def do_send_message(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Message:
+    group, verdict = plan.group, plan.verdict
+    _enforce_verdict(uow, acting, group, verdict, plan.confirmed, plan.text, plan.digest)
+    held = verdict.kind == VerdictKind.HOLD
+    message = Message(group_id=group.id, sender_id=acting.id, text=plan.text,
+                      reply_to_id=plan.reply_to_id, origin_id=None, parent_id=None, hop=0,
+                      fingerprint=plan.digest,
+                      status=MessageStatus.HELD if held else MessageStatus.DELIVERED,
+                      verdict=verdict.kind.label, labels=verdict.public_reasons(),
+                      created_at=uow.now())
+    uow.session.add(message)
+    uow.session.flush()
+    for account_id in plan.mentions:
+        uow.session.add(Mention(message_id=message.id, account_id=account_id))
+    uow.session.flush()
+    type_ = EventType.MESSAGE_HELD if held else EventType.MESSAGE_POSTED
+    record_audit(uow, type_, acting=acting, subject_type="message", subject_id=message.id,
+                 group_id=group.id, extra={"fingerprint": plan.digest, "length": len(plan.text),
+                                           "verdict": verdict.kind.label,
+                                           "reasons": verdict.public_reasons(),
+                                           "reply_to_id": plan.reply_to_id})
+    view = render(uow, [message])[0]
+    if held:  # only the sender learns of it; reviewers pick it up from the outbox
+        uow.emit(type_, account_ids=(acting.id,), message=view)
+    else:
+        uow.emit(type_, group_id=group.id, account_ids=plan.mentions, message=view)
+    return message
+
+
+@dataclass(frozen=True)
+class ForwardPlan:
+    source: Message
+    targets: tuple[tuple[Group, Verdict], ...]
+    confirmed: bool
+
+
+def check_forward(uow: UnitOfWork, *, acting: Account, message_id: int, group_ids: list[int],
+                  confirmed: bool = False) -> ForwardPlan:
+    identity_queries.require_verified(acting)
+    wanted = list(dict.fromkeys(group_ids))
+    limit = uow.settings.max_forward_targets
+    if not wanted:
+        raise QunguanError("invalid_request", "Name at least one group.", fields=["group_ids"])
+    if len(wanted) > limit:
+        raise QunguanError("too_many_forwards", f"Forward to at most {limit} groups at once.",
+                           max=limit, requested=len(wanted))
+    source = access_message(uow, viewer=acting, message_id=message_id)
+    if source.recalled_at is not None or source.text is None:
+        raise QunguanError("not_found", "No such message.")
+    if source.status != MessageStatus.DELIVERED:
+        raise QunguanError("not_found", "No such message.")
+    origin = source.origin_id or source.id
+    targets = []
+    for group_id in wanted:
+        group, _ = _require_can_post(uow, acting, group_id)
+        verdict = screening.gate(uow, _context("forward", acting, group, source.text,
+                                               source.fingerprint, origin, source.hop + 1))
+        targets.append((group, verdict))
+    return ForwardPlan(source, tuple(targets), confirmed)
+
+
+def _bump_forwards(uow: UnitOfWork, origin_id: int, n: int) -> None:
+    """Atomic increment, race-free on both backends (INSERT … ON CONFLICT DO UPDATE)."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ForwardCount).values(origin_id=origin_id, forwards=n)
+    stmt = stmt.on_conflict_do_update(index_elements=[ForwardCount.origin_id],
+                                      set_={"forwards": ForwardCount.forwards + n})
+    uow.session.execute(stmt)
+
+
+def do_forward(uow: UnitOfWork, plan: ForwardPlan, *, acting: Account) -> list[Message]:
+    source = plan.source
+    assert source.text is not None
+    for group, verdict in plan.targets:
+        _enforce_verdict(uow, acting, group, verdict, plan.confirmed, source.text,
+                         source.fingerprint)
+    origin = source.origin_id or source.id
+    copies: list[Message] = []
+    for group, verdict in plan.targets:
+        held = verdict.kind == VerdictKind.HOLD
+        copy = Message(group_id=group.id, sender_id=acting.id, text=source.text,
+                       origin_id=origin, parent_id=source.id, hop=source.hop + 1,
+                       fingerprint=source.fingerprint,
+                       status=MessageStatus.HELD if held else MessageStatus.DELIVERED,
+                       verdict=verdict.kind.label, labels=verdict.public_reasons(),
+                       created_at=uow.now())
+        uow.session.add(copy)
+        copies.append(copy)
+    uow.session.flush()
+    _bump_forwards(uow, origin, len(copies))
+    views = render(uow, copies)
+    for copy, view in zip(copies, views, strict=True):
+        held = copy.status == MessageStatus.HELD
+        record_audit(uow, EventType.MESSAGE_HELD if held else EventType.MESSAGE_FORWARDED,
+                     acting=acting, subject_type="message", subject_id=copy.id,
+                     group_id=copy.group_id,
+                     extra={"origin_id": origin, "parent_id": source.id, "hop": copy.hop,
+                            "fingerprint": copy.fingerprint, "verdict": copy.verdict})
+        if held:
+            uow.emit(EventType.MESSAGE_HELD, account_ids=(acting.id,), message=view)
+        else:
+            uow.emit(EventType.MESSAGE_FORWARDED, group_id=copy.group_id, message=view)
+    return copies
+
+
+def _withdraw(uow: UnitOfWork, message: Message, acting: Account, type_: EventType,
+              reason: str | None = None) -> Message:
+    """Hide the text from members; the audit record keeps it as evidence."""
+    text, message.text = message.text, None
+    message.recalled_at = uow.now()
+    record_audit(uow, type_, acting=acting, subject_type="message", subject_id=message.id,
+                 group_id=message.group_id,
+                 extra={"text": text, "fingerprint": message.fingerprint,
+                        "sender_id": message.sender_id, "reason": reason})
+    uow.emit(type_, group_id=message.group_id, message_id=message.id)
+    return message
+
+
+def do_recall(uow: UnitOfWork, *, acting: Account, message_id: int) -> Message:
+    message = access_message(uow, viewer=acting, message_id=message_id)
+    if message.sender_id != acting.id:
+        raise QunguanError("forbidden", "Only the sender may recall a message.")
+    if message.recalled_at is not None:
+        raise QunguanError("already_recalled", "The message was already recalled.")
+    window = uow.settings.recall_window_seconds
+    if uow.now() - message.created_at > timedelta(seconds=window):
+        raise QunguanError("recall_window_passed", "Too late to recall this message.",
+                           window_seconds=window)
+    return _withdraw(uow, message, acting, EventType.MESSAGE_RECALLED)
+
+
+def do_delete_message(uow: UnitOfWork, *, acting: Account, message_id: int,
+                      reason: str | None) -> Message:
+    """GA-7: a founder or admin removes a message from the group."""
+    message = access_message(uow, viewer=acting, message_id=message_id)
+    group_queries.require_manager(uow, viewer=acting, group_id=message.group_id)
+    if message.recalled_at is not None:
+        raise QunguanError("already_recalled", "The message was already removed.")
+    author = group_queries.membership(uow, message.group_id, message.sender_id)
+    mine = group_queries.membership(uow, message.group_id, acting.id)
+    assert mine is not None
+    if author is not None and author.account_id != acting.id and \
+            Role(author.role).rank >= Role(mine.role).rank:
+        raise QunguanError("forbidden", "You can remove only messages of members below you.")
+    return _withdraw(uow, message, acting, EventType.MESSAGE_DELETED,
+                     (reason or "").strip()[:500] or None)

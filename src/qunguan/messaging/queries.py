@@ -1,0 +1,115 @@
+"""Reads of messages: history with cursor pagination, and the public view of a message."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.uow import UnitOfWork
+from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
+
+BADGES = {"founder": "群主", "admin": "管理员"}
+MAX_PAGE = 200
+
+
+def encode_cursor(message_id: int) -> str:
+    return base64.urlsafe_b64encode(f"m:{message_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "m":
+            raise ValueError(raw)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise QunguanError("invalid_cursor", "Use the next_cursor of a previous page.") from None
+
+
+def access_message(uow: UnitOfWork, *, viewer: Account, message_id: int) -> Message:
+    """A message the viewer may see: in a group they belong to, not held for someone else."""
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise QunguanError("not_found", "No such message.")
+    if group_queries.membership(uow, message.group_id, viewer.id) is None:
+        raise QunguanError("not_found", "No such message.")
+    if message.status == MessageStatus.HELD and message.sender_id != viewer.id:
+        raise QunguanError("not_found", "No such message.")
+    return message
+
+
+def render(uow: UnitOfWork, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The member-facing view: display names and role badges, never identity (ID-2)."""
+    if not messages:
+        return []
+    accounts = identity_queries.accounts_by_ids(uow, [m.sender_id for m in messages])
+    ids = [m.id for m in messages]
+    mentions: dict[int, list[int]] = {}
+    for mention in uow.session.scalars(select(Mention).where(Mention.message_id.in_(ids))):
+        mentions.setdefault(mention.message_id, []).append(mention.account_id)
+    origins = {m.origin_id or m.id for m in messages}
+    # dict(result) would treat the Result as a mapping (it has keys()); iterate instead.
+    counts = {origin: n for origin, n in uow.session.execute(  # noqa: C416
+        select(ForwardCount.origin_id, ForwardCount.forwards)
+        .where(ForwardCount.origin_id.in_(origins)))}
+    roles: dict[tuple[int, int], str] = {}
+    for m in messages:
+        key = (m.group_id, m.sender_id)
+        if key not in roles:
+            member = group_queries.membership(uow, m.group_id, m.sender_id)
+            roles[key] = member.role if member else "former_member"
+    out = []
+    for m in messages:
+        sender = accounts.get(m.sender_id)
+        role = roles[(m.group_id, m.sender_id)]
+        origin = m.origin_id or m.id
+        out.append({
+            "id": m.id, "group_id": m.group_id,
+            "sender": {"id": m.sender_id,
+                       "display_name": sender.display_name if sender else "?",
+                       "avatar_text": sender.avatar_text if sender else None,
+                       "role": role, "badge": BADGES.get(role)},
+            "text": m.text, "recalled": m.recalled_at is not None,
+            "reply_to_id": m.reply_to_id, "mentions": sorted(mentions.get(m.id, [])),
+            "origin_id": origin, "parent_id": m.parent_id, "hop": m.hop,
+            "fingerprint": m.fingerprint, "forwards": counts.get(origin, 0),
+            "status": m.status, "labels": m.labels or [],
+            "created_at": m.created_at.isoformat(),
+        })
+    return out
+
+
+def history(uow: UnitOfWork, *, viewer: Account, group_id: int, before: str | None,
+            limit: int) -> tuple[list[Message], str | None]:
+    """Newest first. ``before`` is an opaque cursor; held messages show only to their sender."""
+    group_queries.access_membership(uow, viewer=viewer, group_id=group_id)
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(Message).where(Message.group_id == group_id)
+    if before:
+        stmt = stmt.where(Message.id < decode_cursor(before))
+    stmt = stmt.where((Message.status == MessageStatus.DELIVERED)
+                      | (Message.sender_id == viewer.id))
+    rows = list(uow.session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def forward_count(uow: UnitOfWork, origin_id: int) -> int:
+    return int(uow.session.scalar(select(ForwardCount.forwards).where(
+        ForwardCount.origin_id == origin_id)) or 0)
+
+
+def copies(uow: UnitOfWork, origin_id: int) -> list[Message]:
+    """Every copy of an origin across groups (for later cascade and correction work)."""
+    return list(uow.session.scalars(select(Message).where(
+        (Message.origin_id == origin_id) | (Message.id == origin_id)).order_by(Message.id)))

@@ -1,0 +1,133 @@
+"""Messaging API: post, reply, mention, forward, recall, history, and the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from qunguan.groups import queries as group_queries
+from qunguan.identity import CurrentAccount
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.web import UowDep
+from qunguan.messaging import actions, queries
+from qunguan.messaging.realtime import Hub
+from qunguan.messaging.schemas import (
+    DeleteIn,
+    ForwardIn,
+    MessageCreate,
+    MessagePage,
+    MessagePublic,
+)
+
+router = APIRouter(prefix="/api", tags=["messaging"])
+
+
+def _one(uow: UowDep, message: Any) -> MessagePublic:
+    return MessagePublic.model_validate(queries.render(uow, [message])[0])
+
+
+@router.post("/groups/{group_id}/messages", status_code=201, response_model=MessagePublic)
+def send_message(group_id: int, body: MessageCreate, uow: UowDep,
+                 me: CurrentAccount) -> MessagePublic:
+    plan = actions.check_send_message(uow, acting=me, group_id=group_id, text=body.text,
+                                      reply_to_id=body.reply_to_id, mentions=body.mentions,
+                                      confirmed=body.confirm)
+    return _one(uow, actions.do_send_message(uow, plan, acting=me))
+
+
+@router.get("/groups/{group_id}/messages", response_model=MessagePage)
+def list_messages(group_id: int, uow: UowDep, me: CurrentAccount, before: str | None = None,
+                  limit: int = 50) -> MessagePage:
+    rows, cursor = queries.history(uow, viewer=me, group_id=group_id, before=before,
+                                   limit=limit)
+    return MessagePage(items=[MessagePublic.model_validate(m) for m in queries.render(uow, rows)],
+                       next_cursor=cursor)
+
+
+@router.get("/messages/{message_id}", response_model=MessagePublic)
+def get_message(message_id: int, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+    return _one(uow, queries.access_message(uow, viewer=me, message_id=message_id))
+
+
+@router.post("/messages/{message_id}/forward", status_code=201,
+             response_model=list[MessagePublic])
+def forward(message_id: int, body: ForwardIn, uow: UowDep,
+            me: CurrentAccount) -> list[MessagePublic]:
+    plan = actions.check_forward(uow, acting=me, message_id=message_id,
+                                 group_ids=body.group_ids, confirmed=body.confirm)
+    copies = actions.do_forward(uow, plan, acting=me)
+    return [MessagePublic.model_validate(m) for m in queries.render(uow, copies)]
+
+
+@router.post("/messages/{message_id}/recall", response_model=MessagePublic)
+def recall(message_id: int, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+    return _one(uow, actions.do_recall(uow, acting=me, message_id=message_id))
+
+
+@router.post("/messages/{message_id}/delete", response_model=MessagePublic)
+def delete(message_id: int, body: DeleteIn, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+    return _one(uow, actions.do_delete_message(uow, acting=me, message_id=message_id,
+                                               reason=body.reason))
+
+
+def _open_session(websocket: WebSocket, token: str | None) -> tuple[int, int, set[int]]:
+    uow = websocket.app.state.uows()
+    try:
+        account, session = identity_queries.authenticate_session(uow, token)
+        return account.id, session.id, group_queries.member_group_ids(uow, account.id)
+    finally:
+        uow.rollback()
+        uow.close()
+
+
+@router.websocket("/ws")
+async def realtime(websocket: WebSocket) -> None:
+    """Live events of the caller's groups. Authenticate with ``?token=`` (browsers cannot set
+    headers on a WebSocket) or an ``Authorization: Bearer`` header."""
+    token = websocket.query_params.get("token")
+    header = websocket.headers.get("authorization", "")
+    if not token and header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    try:
+        account_id, session_id, groups = await run_in_threadpool(_open_session, websocket,
+                                                                 token)
+    except QunguanError as exc:
+        await websocket.close(code=4401, reason=exc.code)
+        return
+    hub: Hub = websocket.app.state.hub
+    conn = hub.register(account_id, session_id, groups)
+    await websocket.accept()
+    await websocket.send_json({"type": "hello", "group_id": None,
+                               "payload": {"account_id": account_id, "groups": sorted(groups)}})
+
+    async def pump() -> None:
+        while True:
+            frame = await conn.queue.get()
+            if frame is None:
+                await websocket.close(code=4000, reason="closed")
+                return
+            await websocket.send_json(frame)
+
+    sender = asyncio.create_task(pump())
+    try:
+        while not sender.done():
+            receive = asyncio.create_task(websocket.receive_json())
+            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            data = receive.result()
+            if isinstance(data, dict) and data.get("type") == "ping":
+                conn.offer({"type": "pong", "group_id": None, "payload": {}})
+    except (WebSocketDisconnect, RuntimeError, ValueError):
+        pass
+    finally:
+        hub.unregister(conn)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender

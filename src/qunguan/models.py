@@ -1,0 +1,10 @@
+"""Imports every capability's tables so the metadata is complete (Alembic, create_app)."""
+
+from __future__ import annotations
+
+
+def load_all_models() -> None:
+    import qunguan.groups.models
+    import qunguan.identity.models
+    import qunguan.kernel.models
+    import qunguan.messaging.models  # noqa: F401
