@@ -78,3 +78,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return RedirectResponse("/docs")
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """ASGI factory for process managers: ``uvicorn --factory qunguan.app:app_from_env``."""
+    return create_app(Settings())

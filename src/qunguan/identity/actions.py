@@ -317,7 +317,7 @@ def do_set_kind(uow: UnitOfWork, *, acting: Account, account_id: int,
     account = get_account(uow, account_id)
     old = account.kind
     account.kind = kind
-    record_audit(uow, EventType.ROLE_CHANGED, acting=acting, subject_type="account",
+    record_audit(uow, EventType.ACCOUNT_KIND_CHANGED, acting=acting, subject_type="account",
                  subject_id=account.id, extra={"old": old, "new": str(kind)})
     return account
 

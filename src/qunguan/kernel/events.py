@@ -16,7 +16,6 @@ from typing import Any
 class EventType(enum.IntEnum):
     # 100: kernel and operations
     DEMO_SEEDED = 101
-    SCHEMA_MIGRATED = 102
     # 200: identity
     ACCOUNT_REGISTERED = 201
     LOGGED_IN = 202
@@ -29,7 +28,7 @@ class EventType(enum.IntEnum):
     VAULT_READ = 209
     VAULT_KEYS_ROTATED = 210
     IDENTITY_BLACKLISTED = 211
-    TOKEN_REVOKED = 212
+    ACCOUNT_KIND_CHANGED = 212
     # 300: groups
     GROUP_CREATED = 301
     MEMBER_JOINED = 302

@@ -7,6 +7,7 @@ succeeds. Nothing is delivered for a transaction that rolled back.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,26 +43,27 @@ class UnitOfWork:
         self.clock = clock
         self.bus = bus
         self.meta = meta or RequestMeta()
-        self._pending: list[Event] = []
+        self._pending: list[tuple[OutboxEvent, Event]] = []
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def emit(self, type: EventType, *, group_id: int | None = None,
              account_ids: tuple[int, ...] = (), **payload: Any) -> Event:
+        """Add the event's outbox row to this transaction; publish it after commit."""
         row = OutboxEvent(event_type=int(type), group_id=group_id,
                           payload={**payload, "account_ids": list(account_ids)},
                           created_at=self.now(), attempts=0)
-        self.session.add(row)
-        self.session.flush()
-        event = Event(type, payload, group_id, account_ids, row.id)
-        self._pending.append(event)
+        self.session.add(row)  # flushed with the rest: no extra round trip per event
+        event = Event(type, payload, group_id, account_ids)
+        self._pending.append((row, event))
         return event
 
     def commit(self) -> None:
         self.session.commit()
-        events, self._pending = self._pending, []
-        self.bus.publish(events)
+        pending, self._pending = self._pending, []
+        self.bus.publish([dataclasses.replace(event, outbox_id=row.id)
+                          for row, event in pending])
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -6,6 +6,7 @@ record and the outbox event in one transaction. Both pass through ``screening.ga
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -40,13 +41,24 @@ def _require_can_post(uow: UnitOfWork, acting: Account, group_id: int) -> tuple[
     return group, mine
 
 
+def _is_blank(text: str) -> bool:
+    """Only whitespace or invisible format characters (zero-width space, BOM…): a message
+    that would render as nothing."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
 def check_text(uow: UnitOfWork, text: str) -> str:
-    if not text.strip():
-        raise QunguanError("message_empty", "Write something first.")
     limit = uow.settings.max_message_chars
-    if len(text) > limit:
+    if len(text) > limit:  # first, so the scans below stay bounded
         raise QunguanError("message_too_long", f"At most {limit} characters.", max_chars=limit,
                            length=len(text))
+    if _is_blank(text):
+        raise QunguanError("message_empty", "Write something first.")
+    # PostgreSQL text cannot hold NUL, and a lone surrogate (valid as a JSON escape) cannot be
+    # encoded as UTF-8 at all: refuse both here rather than fail in the driver.
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        raise QunguanError("invalid_request", "The text contains characters that cannot be "
+                           "stored.", fields=["text"])
     return text
 
 
@@ -79,6 +91,7 @@ def _enforce_verdict(uow: UnitOfWork, acting: Account, group: Group, verdict: Ve
 @dataclass(frozen=True)
 class SendPlan:
     group: Group
+    role: str
     text: str
     digest: str
     reply_to_id: int | None
@@ -90,7 +103,7 @@ class SendPlan:
 def check_send_message(uow: UnitOfWork, *, acting: Account, group_id: int, text: str,
                        reply_to_id: int | None = None, mentions: list[int] | None = None,
                        confirmed: bool = False) -> SendPlan:
-    group, _ = _require_can_post(uow, acting, group_id)
+    group, mine = _require_can_post(uow, acting, group_id)
     text = check_text(uow, text)
     if reply_to_id is not None:
         target = access_message(uow, viewer=acting, message_id=reply_to_id)
@@ -107,7 +120,7 @@ def check_send_message(uow: UnitOfWork, *, acting: Account, group_id: int, text:
                            fields=["mentions"], not_members=strangers)
     digest = fingerprint(text)
     verdict = screening.gate(uow, _context("post", acting, group, text, digest))
-    return SendPlan(group, text, digest, reply_to_id, wanted, verdict, confirmed)
+    return SendPlan(group, mine.role, text, digest, reply_to_id, wanted, verdict, confirmed)
 
 
 def do_send_message(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Message:
@@ -124,14 +137,14 @@ def do_send_message(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Mess
     uow.session.flush()
     for account_id in plan.mentions:
         uow.session.add(Mention(message_id=message.id, account_id=account_id))
-    uow.session.flush()
     type_ = EventType.MESSAGE_HELD if held else EventType.MESSAGE_POSTED
     record_audit(uow, type_, acting=acting, subject_type="message", subject_id=message.id,
                  group_id=group.id, extra={"fingerprint": plan.digest, "length": len(plan.text),
                                            "verdict": verdict.kind.label,
                                            "reasons": verdict.public_reasons(),
                                            "reply_to_id": plan.reply_to_id})
-    view = render(uow, [message])[0]
+    view = render(uow, [message], sender=acting, sender_role=plan.role,
+                  mentions=plan.mentions)[0]
     if held:  # only the sender learns of it; reviewers pick it up from the outbox
         uow.emit(type_, account_ids=(acting.id,), message=view)
     else:

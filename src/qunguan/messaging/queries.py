@@ -18,6 +18,7 @@ from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStat
 
 BADGES = {"founder": "群主", "admin": "管理员"}
 MAX_PAGE = 200
+MAX_ID = 2**63 - 1  # BIGINT: a larger id fails in the database driver, not with a 4xx
 
 
 def encode_cursor(message_id: int) -> str:
@@ -28,9 +29,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "m":
+        message_id = int(value)
+        if prefix != "m" or not 1 <= message_id <= MAX_ID:
             raise ValueError(raw)
-        return int(value)
+        return message_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise QunguanError("invalid_cursor", "Use the next_cursor of a previous page.") from None
 
@@ -47,26 +49,42 @@ def access_message(uow: UnitOfWork, *, viewer: Account, message_id: int) -> Mess
     return message
 
 
-def render(uow: UnitOfWork, messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """The member-facing view: display names and role badges, never identity (ID-2)."""
+def render(uow: UnitOfWork, messages: Sequence[Message], *,
+           sender: Account | None = None, sender_role: str | None = None,
+           mentions: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The member-facing view: display names and role badges, never identity (ID-2).
+
+    The write path passes what it already knows (the sender, their role, the mentions) so
+    rendering a message it has just written costs no further queries."""
     if not messages:
         return []
-    accounts = identity_queries.accounts_by_ids(uow, [m.sender_id for m in messages])
-    ids = [m.id for m in messages]
-    mentions: dict[int, list[int]] = {}
-    for mention in uow.session.scalars(select(Mention).where(Mention.message_id.in_(ids))):
-        mentions.setdefault(mention.message_id, []).append(mention.account_id)
-    origins = {m.origin_id or m.id for m in messages}
-    # dict(result) would treat the Result as a mapping (it has keys()); iterate instead.
-    counts = {origin: n for origin, n in uow.session.execute(  # noqa: C416
-        select(ForwardCount.origin_id, ForwardCount.forwards)
-        .where(ForwardCount.origin_id.in_(origins)))}
-    roles: dict[tuple[int, int], str] = {}
-    for m in messages:
-        key = (m.group_id, m.sender_id)
-        if key not in roles:
-            member = group_queries.membership(uow, m.group_id, m.sender_id)
-            roles[key] = member.role if member else "former_member"
+    fresh = sender is not None and sender_role is not None and mentions is not None
+    if sender is not None and sender_role is not None and mentions is not None:
+        accounts = {sender.id: sender}
+        mention_map = {m.id: list(mentions) for m in messages}
+        roles = {(m.group_id, m.sender_id): sender_role for m in messages}
+    else:
+        accounts = identity_queries.accounts_by_ids(uow, [m.sender_id for m in messages])
+        mention_map = {}
+        for mention in uow.session.scalars(select(Mention).where(
+                Mention.message_id.in_([m.id for m in messages]))):
+            mention_map.setdefault(mention.message_id, []).append(mention.account_id)
+        roles = {}
+        for m in messages:
+            key = (m.group_id, m.sender_id)
+            if key not in roles:
+                member = group_queries.membership(uow, m.group_id, m.sender_id)
+                roles[key] = member.role if member else "former_member"
+    # A brand-new original has no forwards yet; everything else asks the exact counter.
+    origins = {m.origin_id for m in messages if m.origin_id is not None}
+    if not fresh:
+        origins |= {m.id for m in messages}
+    counts: dict[int, int] = {}
+    if origins:
+        # dict(result) would treat the Result as a mapping (it has keys()); iterate instead.
+        counts = {origin: n for origin, n in uow.session.execute(  # noqa: C416
+            select(ForwardCount.origin_id, ForwardCount.forwards)
+            .where(ForwardCount.origin_id.in_(origins)))}
     out = []
     for m in messages:
         sender = accounts.get(m.sender_id)
@@ -79,7 +97,7 @@ def render(uow: UnitOfWork, messages: Sequence[Message]) -> list[dict[str, Any]]
                        "avatar_text": sender.avatar_text if sender else None,
                        "role": role, "badge": BADGES.get(role)},
             "text": m.text, "recalled": m.recalled_at is not None,
-            "reply_to_id": m.reply_to_id, "mentions": sorted(mentions.get(m.id, [])),
+            "reply_to_id": m.reply_to_id, "mentions": sorted(mention_map.get(m.id, [])),
             "origin_id": origin, "parent_id": m.parent_id, "hop": m.hop,
             "fingerprint": m.fingerprint, "forwards": counts.get(origin, 0),
             "status": m.status, "labels": m.labels or [],

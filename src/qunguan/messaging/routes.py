@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from qunguan.groups import queries as group_queries
@@ -17,6 +17,7 @@ from qunguan.kernel.web import UowDep
 from qunguan.messaging import actions, queries
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.schemas import (
+    MAX_ID,
     DeleteIn,
     ForwardIn,
     MessageCreate,
@@ -26,22 +27,27 @@ from qunguan.messaging.schemas import (
 
 router = APIRouter(prefix="/api", tags=["messaging"])
 
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 
 def _one(uow: UowDep, message: Any) -> MessagePublic:
     return MessagePublic.model_validate(queries.render(uow, [message])[0])
 
 
 @router.post("/groups/{group_id}/messages", status_code=201, response_model=MessagePublic)
-def send_message(group_id: int, body: MessageCreate, uow: UowDep,
+def send_message(group_id: PathId, body: MessageCreate, uow: UowDep,
                  me: CurrentAccount) -> MessagePublic:
     plan = actions.check_send_message(uow, acting=me, group_id=group_id, text=body.text,
                                       reply_to_id=body.reply_to_id, mentions=body.mentions,
                                       confirmed=body.confirm)
-    return _one(uow, actions.do_send_message(uow, plan, acting=me))
+    message = actions.do_send_message(uow, plan, acting=me)
+    view = queries.render(uow, [message], sender=me, sender_role=plan.role,
+                          mentions=plan.mentions)[0]
+    return MessagePublic.model_validate(view)
 
 
 @router.get("/groups/{group_id}/messages", response_model=MessagePage)
-def list_messages(group_id: int, uow: UowDep, me: CurrentAccount, before: str | None = None,
+def list_messages(group_id: PathId, uow: UowDep, me: CurrentAccount, before: str | None = None,
                   limit: int = 50) -> MessagePage:
     rows, cursor = queries.history(uow, viewer=me, group_id=group_id, before=before,
                                    limit=limit)
@@ -50,13 +56,13 @@ def list_messages(group_id: int, uow: UowDep, me: CurrentAccount, before: str | 
 
 
 @router.get("/messages/{message_id}", response_model=MessagePublic)
-def get_message(message_id: int, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def get_message(message_id: PathId, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, queries.access_message(uow, viewer=me, message_id=message_id))
 
 
 @router.post("/messages/{message_id}/forward", status_code=201,
              response_model=list[MessagePublic])
-def forward(message_id: int, body: ForwardIn, uow: UowDep,
+def forward(message_id: PathId, body: ForwardIn, uow: UowDep,
             me: CurrentAccount) -> list[MessagePublic]:
     plan = actions.check_forward(uow, acting=me, message_id=message_id,
                                  group_ids=body.group_ids, confirmed=body.confirm)
@@ -65,12 +71,12 @@ def forward(message_id: int, body: ForwardIn, uow: UowDep,
 
 
 @router.post("/messages/{message_id}/recall", response_model=MessagePublic)
-def recall(message_id: int, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def recall(message_id: PathId, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, actions.do_recall(uow, acting=me, message_id=message_id))
 
 
 @router.post("/messages/{message_id}/delete", response_model=MessagePublic)
-def delete(message_id: int, body: DeleteIn, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def delete(message_id: PathId, body: DeleteIn, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, actions.do_delete_message(uow, acting=me, message_id=message_id,
                                                reason=body.reason))
 

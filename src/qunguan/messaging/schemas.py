@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+# Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite: a larger number would fail in
+# the database driver (a 500) instead of answering invalid_request.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class MessageCreate(BaseModel):
     # No max_length here: the limit is a setting and answers message_too_long.
     text: str
-    reply_to_id: int | None = None
-    mentions: list[int] = Field(default_factory=list)
+    reply_to_id: Id | None = None
+    mentions: list[Id] = Field(default_factory=list)
     confirm: bool = Field(False, description="Acknowledge a screening prompt and send anyway")
 
 
 class ForwardIn(BaseModel):
-    group_ids: list[int]
+    group_ids: list[Id]
     confirm: bool = False
 
 
