@@ -1,0 +1,60 @@
+"""Every setting has a default, a doc line (tests/test_docs.py) and can be set from the
+environment with the QUNGUAN_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qunguan.config import Settings
+
+SAMPLES: dict[str, tuple[str, object]] = {
+    "database_url": ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    "data_dir": ("/srv/qunguan", Path("/srv/qunguan")),
+    "key_dir": ("/srv/keys", Path("/srv/keys")),
+    "host": ("0.0.0.0", "0.0.0.0"),  # noqa: S104
+    "port": ("9000", 9000),
+    "token_ttl_seconds": ("60", 60),
+    "login_max_failures": ("3", 3),
+    "login_max_failures_per_address": ("7", 7),
+    "login_window_seconds": ("30", 30),
+    "argon2_time_cost": ("2", 2),
+    "argon2_memory_cost_kib": ("2048", 2048),
+    "max_group_members": ("50", 50),
+    "max_groups_created": ("2", 2),
+    "max_groups_joined": ("9", 9),
+    "max_message_chars": ("100", 100),
+    "max_forward_targets": ("3", 3),
+    "recall_window_seconds": ("10", 10),
+    "show_ip_province": ("false", False),
+    "ip_location_file": ("/srv/ip.csv", Path("/srv/ip.csv")),
+    "trusted_proxy_header": ("X-Forwarded-For", "X-Forwarded-For"),
+    "outbox_poll_seconds": ("0.5", 0.5),
+    "run_workers": ("false", False),
+    "network_id_sandbox_secret": ("s3cret", "s3cret"),
+}
+
+
+def test_every_setting_has_a_sample() -> None:
+    assert set(SAMPLES) == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_setting_reads_from_environment(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw, expected = SAMPLES[name]
+    default = Settings.model_fields[name].default
+    assert expected != default, "the sample must differ from the default to prove anything"
+    monkeypatch.setenv(f"QUNGUAN_{name.upper()}", raw)
+    assert getattr(Settings(), name) == expected
+
+
+def test_defaults_are_the_embedded_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"QUNGUAN_{name.upper()}", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == "sqlite:///./var/qunguan.db"
+    assert settings.resolved_key_dir == Path("./var/keys")
+    assert settings.max_group_members == 500
+    assert settings.max_forward_targets == 5
+    assert settings.recall_window_seconds == 120
