@@ -11,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from qunguan.identity import vault
 from qunguan.identity.iplocation import locate
@@ -77,6 +78,15 @@ def check_avatar_text(text: str | None) -> str | None:
 # --- accounts ----------------------------------------------------------------------------
 
 
+def _phone_taken() -> QunguanError:
+    return QunguanError("phone_taken", "An account with this phone number exists; log in.")
+
+
+def check_phone_free(uow: UnitOfWork, index: str) -> None:
+    if uow.session.scalar(select(Account.id).where(Account.phone_index == index)) is not None:
+        raise _phone_taken()
+
+
 def do_register(uow: UnitOfWork, *, phone: str, password: str, display_name: str,
                 avatar_text: str | None = None, kind: AccountKind = AccountKind.MEMBER) -> Account:
     index = vault.phone_index(uow, phone)
@@ -84,14 +94,18 @@ def do_register(uow: UnitOfWork, *, phone: str, password: str, display_name: str
         raise QunguanError("weak_password", "Use at least 8 characters.", min_length=8)
     name = check_display_name(display_name)
     avatar = check_avatar_text(avatar_text)
-    if uow.session.scalar(select(Account.id).where(Account.phone_index == index)) is not None:
-        raise QunguanError("phone_taken", "An account with this phone number exists; log in.")
+    check_phone_free(uow, index)
     account = Account(phone_index=index, password_hash=hasher(uow).hash(password), kind=kind,
                       display_name=name, avatar_text=avatar,
                       verification=VerificationStatus.UNVERIFIED, created_at=uow.now(),
                       ip_province=locate(uow.meta.source_ip, uow.settings.ip_location_file))
     uow.session.add(account)
-    uow.session.flush()
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        # The unique index has the last word: a concurrent registration of the same number
+        # passed the check above before this one committed (PostgreSQL, read committed).
+        raise _phone_taken() from None
     vault.seal_phone(uow, account_id=account.id, raw=phone)
     record_audit(uow, EventType.ACCOUNT_REGISTERED, acting=account, subject_type="account",
                  subject_id=account.id, extra={"kind": str(kind)})
@@ -162,6 +176,9 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
         record_audit(uow, EventType.LOGIN_FAILED,
                      acting=account if account else system_account(uow), subject_type="account",
                      subject_id=account.id if account else None)
+        # Kept with the failure (keep_writes) for security monitoring; addressed to no
+        # account, so nothing is pushed to the sockets of the account under attack.
+        uow.emit(EventType.LOGIN_FAILED, account_id=account.id if account else None)
         raise QunguanError("invalid_credentials", "Wrong phone number or password.").keep_writes()
     if account.closed_at is not None:
         raise QunguanError("account_closed", "The account is closed.")
@@ -211,6 +228,14 @@ def _mark_verified(uow: UnitOfWork, account: Account, verification: Verification
     account.verified_at = uow.now()
     account.verified_via = verification.provider
     account.identity_index = verification.identity_index
+    try:
+        uow.session.flush()
+    except IntegrityError:
+        # accounts.identity_index is unique: a concurrent verification of the same identity
+        # passed _require_usable_identity before the other committed. Answer as the check
+        # would have, not with a server error at commit.
+        raise QunguanError("identity_in_use", "This identity is verified for another "
+                           "account.") from None
 
 
 def do_submit_verification(uow: UnitOfWork, *, acting: Account, provider: str,
@@ -248,6 +273,8 @@ def do_submit_verification(uow: UnitOfWork, *, acting: Account, provider: str,
 def do_decide_verification(uow: UnitOfWork, *, acting: Account, verification_id: int,
                            approve: bool, note: str | None) -> Verification:
     row = access_verification(uow, acting, verification_id)
+    if row.account_id == acting.id:
+        raise QunguanError("forbidden", "Another officer must decide your own verification.")
     if row.status != VerificationStatus.PENDING:
         raise QunguanError("conflict", "This verification was already decided.",
                            status=row.status)
@@ -319,6 +346,8 @@ def do_set_kind(uow: UnitOfWork, *, acting: Account, account_id: int,
     account.kind = kind
     record_audit(uow, EventType.ACCOUNT_KIND_CHANGED, acting=acting, subject_type="account",
                  subject_id=account.id, extra={"old": old, "new": str(kind)})
+    uow.emit(EventType.ACCOUNT_KIND_CHANGED, account_ids=(account.id,), account_id=account.id,
+             kind=str(kind))
     return account
 
 

@@ -114,7 +114,8 @@ def reveal_identity(verification_id: int, body: RevealIn, uow: UowDep,
     """Vault path: an audited read of a submitted identity, for review."""
     fields = actions.do_reveal_identity(uow, acting=me, verification_id=verification_id,
                                         purpose=body.purpose, request_ref=body.request_ref)
-    return RevealedIdentity(legal_name=fields["legal_name"], id_number=fields["id_number"])
+    return RevealedIdentity(legal_name=fields.get("legal_name"),
+                            id_number=fields.get("id_number"))
 
 
 @router.post("/officer/accounts/{account_id}/blacklist", status_code=201)

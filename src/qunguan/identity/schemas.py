@@ -93,10 +93,11 @@ class RevealIn(BaseModel):
 
 
 class RevealedIdentity(BaseModel):
-    """Vault path only: returned by the audited reveal route, nowhere else."""
+    """Vault path only: returned by the audited reveal route, nowhere else. Both are None
+    for a result-only verification (network_id), which seals no name or number."""
 
-    legal_name: str
-    id_number: str
+    legal_name: str | None
+    id_number: str | None
 
 
 class BlacklistIn(BaseModel):

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent, ValidationError
+from stdnum.util import clean
 
 from qunguan.identity.models import VaultRecord
 from qunguan.kernel.errors import QunguanError
@@ -128,17 +129,21 @@ def blind_index(keys: KeyProvider, kind: str, value: str) -> str:
 
 # --- input checks on plaintext (they live here because only the vault may see it) ---------
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE = re.compile(r"1[3-9][0-9]{9}")
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def normalise_phone(raw: str) -> str:
     """A mainland mobile number as 11 digits; raises invalid_phone."""
-    digits = re.sub(r"[\s\-()]", "", raw)
+    # stdnum's clean() folds full-width and other look-alike digits and dashes to ASCII, so
+    # one number has one blind index however it is typed; any other non-ASCII digit (which
+    # ``\d`` would accept) is refused rather than indexed as a different number.
+    digits = re.sub(r"[\s\-()]", "", clean(raw))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    if not _PHONE.match(digits):
+    if not _PHONE.fullmatch(digits):
         raise QunguanError("invalid_phone", "Not a mainland China mobile number.")
     return digits
 
@@ -151,11 +156,14 @@ def check_resident_id(number: str, today: date) -> str:
     """Validate an 18-digit resident ID number: python-stdnum's cn.ric (length, region, birth
     date, check digit), plus our own rules: 15-digit first-generation numbers are refused and
     a birth date may not lie in the future. Returns the canonical form (upper-case X)."""
-    compact = re.sub(r"\s", "", number).upper()
+    # The canonical form is what the blind index sees, so fold look-alike digits to ASCII
+    # first (as stdnum does): a full-width spelling must not index as another identity.
+    compact = re.sub(r"\s", "", ric.compact(number)).replace("\uff38", "X")  # full-width X
     if len(compact) != 18:
         raise QunguanError("invalid_id_number", "A resident ID number has 18 characters.",
                            reason="length")
-    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+    # ASCII only: str.isdigit() also accepts digits such as '²' that int() then rejects.
+    if not _RESIDENT_ID.fullmatch(compact):
         raise QunguanError("invalid_id_number", "17 digits and a check digit (0-9 or X).",
                            reason="format")
     try:
@@ -287,6 +295,9 @@ def reveal(uow: UnitOfWork, record_id: int, *, acting: HasId, purpose: str,
                  subject_id=row.id, extra={"purpose": purpose.strip()[:500],
                                            "request_ref": request_ref.strip()[:200],
                                            "kind": row.kind, "account_id": row.account_id})
+    # Not addressed to the account read: the event feeds oversight, not the member's sockets.
+    uow.emit(EventType.VAULT_READ, vault_record_id=row.id, kind=row.kind,
+             account_id=row.account_id)
     fields: dict[str, str] = json.loads(plain)
     return fields
 
@@ -304,4 +315,5 @@ def rotate_keys(uow: UnitOfWork, *, acting: HasId) -> tuple[str, int]:
         count += 1
     record_audit(uow, EventType.VAULT_KEYS_ROTATED, acting=acting, subject_type="vault",
                  extra={"key_id": new_id, "records": count})
+    uow.emit(EventType.VAULT_KEYS_ROTATED, key_id=new_id, records=count)
     return new_id, count

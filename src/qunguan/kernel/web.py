@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qunguan.kernel.errors import QunguanError
@@ -27,7 +28,8 @@ def request_meta(request: Request) -> RequestMeta:
     if request.client is not None:
         ip, port = request.client.host, request.client.port
     if header and request.headers.get(header):
-        ip = request.headers[header].split(",")[0].strip()
+        # The trusted proxy appends the peer it saw; entries before it are client-supplied.
+        ip = request.headers[header].split(",")[-1].strip()
     fingerprint = request.headers.get("x-client-fingerprint")
     return RequestMeta(source_ip=ip, source_port=port,
                        request_id=request.headers.get("x-request-id") or new_token(9),
@@ -80,11 +82,34 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "The request is not valid.",
                               {"fields": json.loads(json.dumps(fields, default=str))})
 
+    # A safety net, not validation: a number past what the database holds (an id of 2**63:
+    # PostgreSQL's "bigint out of range", the SQLite driver's OverflowError) reaches the
+    # database only when a schema forgot to bound it. The client caused it; answer as the
+    # schema would have, and log it so the missing bound gets added.
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        return _out_of_range(request, exc)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return _out_of_range(request, exc)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return error_response(404, "not_found", "Not found.")
         if exc.status_code == 405:
             return error_response(405, "method_not_allowed", "Method not allowed.")
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode at all (bytes that are not UTF-8,
+            # JSON nested past the parser's recursion limit): as unreadable as bad JSON.
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
         log.warning("unmapped HTTP error %s", exc.status_code)
         return error_response(exc.status_code, "invalid_request", str(exc.detail))
+
+
+def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("out-of-range input reached the database on %s %s: %s", request.method,
+                request.url.path, exc.__class__.__name__)
+    return error_response(422, "invalid_request", "A value in the request is out of range.",
+                          {"fields": []})

@@ -1,0 +1,76 @@
+"""Province-level IP location on profiles (ID-6), from the offline table and a trusted proxy
+header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qunguan.config import Settings
+from qunguan.kernel.events import EventType
+from tests.cast import Person
+from tests.conftest import Api, audit_records, error_code, register
+from tests.identity.conftest import account_row
+
+XFF = "X-Forwarded-For"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    table = tmp_path / "ip.csv"
+    table.write_text("# network,province\n1.2.3.0/24,广东\n1.2.0.0/16,福建\n", encoding="utf-8")
+    return Settings(database_url=database_url, data_dir=tmp_path, argon2_time_cost=1,
+                    argon2_memory_cost_kib=1024, run_workers=False,
+                    trusted_proxy_header=XFF, ip_location_file=table)
+
+
+def _register_from(api: Api, person: Person, ip: str) -> Any:
+    return api.post("/api/accounts", headers={XFF: ip}, json={
+        "phone": person.phone, "password": person.password,
+        "display_name": person.display_name})
+
+
+def test_registration_places_the_account(api: Api, app: Any,
+                                         spares: dict[str, Person]) -> None:
+    cases = [("spare", "1.2.3.4", "广东"), ("xcheck", "1.2.200.1", "福建"),
+             ("late", "10.0.0.7", "内网"), ("nanshan", "8.8.8.8", None)]
+    for key, ip, place in cases:
+        r = _register_from(api, spares[key], ip)
+        assert r.status_code == 201, r.text
+        assert r.json()["ip_province"] == place, key
+        assert account_row(app, r.json()["id"]).ip_province == place
+
+
+def test_login_updates_the_place_and_others_see_it(api: Api, app: Any,
+                                                   spares: dict[str, Person]) -> None:
+    person, viewer = spares["spare"], spares["late"]
+    r = _register_from(api, person, "1.2.3.4")
+    assert r.status_code == 201, r.text
+    person.id = r.json()["id"]
+    register(api, viewer)
+    r = api.post("/api/sessions", headers={XFF: "1.2.9.9"},
+                 json={"phone": person.phone, "password": person.password})
+    assert r.status_code == 201, r.text
+    assert r.json()["account"]["ip_province"] == "福建"
+    # A login from an unknown place keeps the last known province.
+    r = api.post("/api/sessions", headers={XFF: "8.8.8.8"},
+                 json={"phone": person.phone, "password": person.password})
+    assert r.json()["account"]["ip_province"] == "福建"
+    r = api.get(f"/api/accounts/{person.id}", as_=viewer)
+    assert r.status_code == 200
+    assert r.json()["ip_province"] == "福建"
+
+    app.state.settings.show_ip_province = False
+    r = api.get(f"/api/accounts/{person.id}", as_=viewer)
+    assert r.json()["ip_province"] is None
+
+
+def test_failed_login_records_the_forwarded_address(api: Api, app: Any,
+                                                    spares: dict[str, Person]) -> None:
+    r = api.post("/api/sessions", headers={XFF: "1.2.3.4"},
+                 json={"phone": spares["spare"].phone, "password": "wrong-password"})
+    assert error_code(r) == "invalid_credentials"
+    [audit] = audit_records(app, EventType.LOGIN_FAILED)
+    assert audit.source_ip == "1.2.3.4"
