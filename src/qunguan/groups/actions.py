@@ -21,6 +21,7 @@ from qunguan.groups.models import (
 from qunguan.groups.queries import (
     access_membership,
     group_by_code,
+    manager_ids,
     membership,
     require_manager,
 )
@@ -64,9 +65,22 @@ def _add_member(uow: UnitOfWork, group: Group, account: Account, role: Role,
     uow.session.refresh(group, ["member_count"])
     row = Membership(group_id=group.id, account_id=account.id, role=role, joined_at=uow.now(),
                      rules_version_ack=rules_version, rules_ack_at=uow.now())
-    uow.session.add(row)
-    uow.session.flush()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(row)
+            uow.session.flush()
+    except IntegrityError:  # joined at the same moment by another way (request, invitation)
+        raise QunguanError("already_member", "Already a member of this group.") from None
     return row
+
+
+def _lock_group(uow: UnitOfWork, group_id: int) -> Group:
+    """Every join of a group takes the group's row lock first, then the request or the
+    invitation: one order, so two ways of letting the same account in cannot deadlock, and
+    the later one sees what the earlier did (a no-op on SQLite, whose writers queue anyway)."""
+    group = uow.session.get(Group, group_id, with_for_update=True, populate_existing=True)
+    assert group is not None
+    return group
 
 
 def _check_rules_ack(group: Group, rules_version: int | None) -> int:
@@ -78,11 +92,28 @@ def _check_rules_ack(group: Group, rules_version: int | None) -> int:
 
 
 def _joined(uow: UnitOfWork, group: Group, acting: Account, member: Membership,
-            via: str) -> None:
+            via: str, **extra: Any) -> None:
+    _settle_pending(uow, group, member.account_id)
     _audit(uow, EventType.MEMBER_JOINED, acting, group, member.account_id, via=via,
-           rules_version=member.rules_version_ack)
+           rules_version=member.rules_version_ack, **extra)
     uow.emit(EventType.MEMBER_JOINED, group_id=group.id, account_ids=(member.account_id,),
              account_id=member.account_id, role=member.role)
+
+
+def _settle_pending(uow: UnitOfWork, group: Group, account_id: int) -> None:
+    """Close the new member's other pending requests and invitations to this group: left
+    open, a stale one would readmit them after a removal without any admin deciding."""
+    now = uow.now()
+    for request in uow.session.scalars(select(JoinRequest).where(
+            JoinRequest.group_id == group.id, JoinRequest.account_id == account_id,
+            JoinRequest.status == RequestStatus.PENDING)):
+        request.status = RequestStatus.SUPERSEDED
+        request.decided_at = now
+    for invitation in uow.session.scalars(select(Invitation).where(
+            Invitation.group_id == group.id, Invitation.invitee_id == account_id,
+            Invitation.status == RequestStatus.PENDING)):
+        invitation.status = RequestStatus.SUPERSEDED
+        invitation.decided_at = now
 
 
 def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Category,
@@ -117,8 +148,9 @@ def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Ca
     else:
         raise RuntimeError("could not draw a unique group code")
     founder = _add_member(uow, group, acting, Role.FOUNDER, group.rules_version)
+    # The rules text is kept because members acknowledge it by version (GA-9).
     _audit(uow, EventType.GROUP_CREATED, acting, group, code=group.code, name=group.name,
-           category=str(category), tier=tier, member_cap=cap)
+           category=str(category), tier=tier, member_cap=cap, rules_text=group.rules_text)
     uow.emit(EventType.GROUP_CREATED, group_id=group.id, account_ids=(acting.id,),
              code=group.code, category=str(category))
     _joined(uow, group, acting, founder, "founder")
@@ -146,15 +178,18 @@ def do_request_join(uow: UnitOfWork, *, acting: Account, code: str, note: str | 
     uow.session.flush()
     record_audit(uow, EventType.JOIN_REQUESTED, acting=acting, subject_type="join_request",
                  subject_id=row.id, group_id=group.id)
-    uow.emit(EventType.JOIN_REQUESTED, group_id=group.id, request_id=row.id,
-             account_id=acting.id)
+    # Only those who decide learn of the applicant; members are not told who asked.
+    uow.emit(EventType.JOIN_REQUESTED, account_ids=tuple(manager_ids(uow, group.id)),
+             group_id=None, request_id=row.id, account_id=acting.id, target_group_id=group.id)
     return row
 
 
 def do_decide_join(uow: UnitOfWork, *, acting: Account, group_id: int, request_id: int,
                    approve: bool) -> JoinRequest:
     group, _ = require_manager(uow, viewer=acting, group_id=group_id)
-    row = uow.session.get(JoinRequest, request_id)
+    group = _lock_group(uow, group.id)
+    # Locked too, so that two admins deciding at once cannot both act on it.
+    row = uow.session.get(JoinRequest, request_id, with_for_update=True, populate_existing=True)
     if row is None or row.group_id != group.id:
         raise QunguanError("not_found", "No such join request.")
     if row.status != RequestStatus.PENDING:
@@ -166,7 +201,9 @@ def do_decide_join(uow: UnitOfWork, *, acting: Account, group_id: int, request_i
         member = _add_member(uow, group, applicant, Role.MEMBER, row.rules_version_ack)
         row.status = RequestStatus.APPROVED
         _audit(uow, EventType.JOIN_APPROVED, acting, group, applicant.id, request_id=row.id)
-        _joined(uow, group, acting, member, "request")
+        uow.emit(EventType.JOIN_APPROVED, group_id=group.id, account_ids=(applicant.id,),
+                 request_id=row.id, account_id=applicant.id)
+        _joined(uow, group, acting, member, "request", request_id=row.id)
     else:
         row.status = RequestStatus.REJECTED
         _audit(uow, EventType.JOIN_REJECTED, acting, group, applicant.id, request_id=row.id)
@@ -201,15 +238,15 @@ def do_accept_invitation(uow: UnitOfWork, *, acting: Account, invitation_id: int
     row = uow.session.get(Invitation, invitation_id)
     if row is None or row.invitee_id != acting.id:
         raise QunguanError("not_found", "No such invitation.")
+    group = _lock_group(uow, row.group_id)
+    uow.session.refresh(row, with_for_update=True)
     if row.status != RequestStatus.PENDING:
         raise QunguanError("conflict", "This invitation was already used.", status=row.status)
-    group = uow.session.get(Group, row.group_id)
-    assert group is not None
     version = _check_rules_ack(group, rules_version)
     member = _add_member(uow, group, acting, Role.MEMBER, version)
     row.status = RequestStatus.ACCEPTED
     row.decided_at = uow.now()
-    _joined(uow, group, acting, member, "invitation")
+    _joined(uow, group, acting, member, "invitation", invitation_id=row.id)
     return member
 
 
@@ -288,7 +325,8 @@ def do_pin_rules(uow: UnitOfWork, *, acting: Account, group_id: int, text: str) 
                            fields=["text"])
     group.rules_text = text
     group.rules_version += 1
-    _audit(uow, EventType.RULES_PINNED, acting, group, rules_version=group.rules_version)
+    _audit(uow, EventType.RULES_PINNED, acting, group, rules_version=group.rules_version,
+           text=text)
     uow.emit(EventType.RULES_PINNED, group_id=group.id, rules_version=group.rules_version)
     return group
 

@@ -74,6 +74,9 @@ class RequestStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     ACCEPTED = "accepted"  # invitations
+    # Left pending when the account joined by another way (an invitation or another
+    # request); settled so that it cannot readmit them after a later removal.
+    SUPERSEDED = "superseded"
 
 
 class JoinRequest(Base):

@@ -65,6 +65,13 @@ def member_ids(uow: UnitOfWork, group_id: int) -> list[int]:
         Membership.group_id == group_id)))
 
 
+def manager_ids(uow: UnitOfWork, group_id: int) -> list[int]:
+    """The founder and admins of a group."""
+    return list(uow.session.scalars(select(Membership.account_id).where(
+        Membership.group_id == group_id, Membership.role.in_([Role.FOUNDER, Role.ADMIN]))
+        .order_by(Membership.account_id)))
+
+
 def member_group_ids(uow: UnitOfWork, account_id: int) -> set[int]:
     return set(uow.session.scalars(select(Membership.group_id).where(
         Membership.account_id == account_id)))

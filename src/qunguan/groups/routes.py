@@ -73,7 +73,10 @@ def list_members(group_id: int, uow: UowDep, me: CurrentAccount) -> list[MemberP
 
 @router.post("/groups/by-code/{code}/join-requests", status_code=201,
              response_model=JoinRequestPublic)
-def request_join(code: str, body: JoinRequestIn, uow: UowDep, me: CurrentAccount) -> Any:
+def request_join(code: str, uow: UowDep, me: CurrentAccount,
+                 body: JoinRequestIn | None = None) -> Any:
+    # No body at all is answered like an empty one: rules_not_acknowledged names the version.
+    body = body or JoinRequestIn()
     return actions.do_request_join(uow, acting=me, code=code, note=body.note,
                                    rules_version=body.rules_version)
 
@@ -103,8 +106,9 @@ def my_invitations(uow: UowDep, me: CurrentAccount) -> Any:
 
 
 @router.post("/me/invitations/{invitation_id}/accept", response_model=MyGroup)
-def accept_invitation(invitation_id: int, body: AcceptIn, uow: UowDep,
-                      me: CurrentAccount) -> MyGroup:
+def accept_invitation(invitation_id: int, uow: UowDep, me: CurrentAccount,
+                      body: AcceptIn | None = None) -> MyGroup:
+    body = body or AcceptIn()
     member: Membership = actions.do_accept_invitation(uow, acting=me, invitation_id=invitation_id,
                                                       rules_version=body.rules_version)
     group = queries.access_group(uow, viewer=me, group_id=member.group_id)
@@ -113,10 +117,10 @@ def accept_invitation(invitation_id: int, body: AcceptIn, uow: UowDep,
 
 
 @router.post("/groups/{group_id}/members/{account_id}/remove", status_code=204)
-def remove_member(group_id: int, account_id: int, body: RemoveIn, uow: UowDep,
-                  me: CurrentAccount) -> Response:
+def remove_member(group_id: int, account_id: int, uow: UowDep, me: CurrentAccount,
+                  body: RemoveIn | None = None) -> Response:
     actions.do_remove_member(uow, acting=me, group_id=group_id, account_id=account_id,
-                             reason=body.reason)
+                             reason=body.reason if body else None)
     return Response(status_code=204)
 
 
