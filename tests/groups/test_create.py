@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -175,3 +176,15 @@ def test_member_cap_is_the_smaller_of_requested_and_setting(api: Api, cast: Cast
     assert group["member_cap"] == cap
     assert group_row(app, group["id"]).member_cap == cap
     assert last_audit(app, EventType.GROUP_CREATED).extra["member_cap"] == cap
+
+
+@pytest.mark.parametrize("body", [{"name": "群\x00名"}, {"name": "群名", "rules_text": "规\x00则"},
+                                  {"name": "群\ud800名"}])
+def test_unstorable_text_is_refused_on_both_backends(api: Api, cast: Cast,
+                                                     body: dict[str, str]) -> None:
+    before = len(api.get("/api/groups", as_=cast.founder).json())
+    r = api.post("/api/groups", as_=cast.founder, content=json.dumps({"category": "work", **body}),
+                 headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert error_code(r) == "invalid_request"
+    assert len(api.get("/api/groups", as_=cast.founder).json()) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -253,3 +254,24 @@ def test_making_an_officer_is_recorded(api: Api, app: Any, cast: Cast) -> None:
     assert event.payload == {"account_id": cast.officer.id, "kind": "officer",
                              "account_ids": [cast.officer.id]}
     assert account_row(app, cast.officer.id).kind == "officer"
+
+
+def _raw(body: dict[str, str]) -> dict[str, Any]:
+    # json.dumps escapes a lone surrogate as \\ud800, as a client's JSON would carry it.
+    return {"content": json.dumps(body), "headers": {"content-type": "application/json"}}
+
+
+def test_unstorable_password_is_refused_not_a_500(api: Api) -> None:
+    r = api.post("/api/accounts", **_raw({"phone": "13911119998", "password": "abcdefgh\ud800",
+                                          "display_name": "某人"}))
+    assert r.status_code == 422
+    assert error_code(r) == "invalid_request"
+    assert r.json()["error"]["details"]["fields"] == ["password"]
+    r = api.post("/api/sessions", **_raw({"phone": "13911119998",
+                                          "password": "abcdefgh\ud800"}))
+    assert r.status_code == 401
+    assert error_code(r) == "invalid_credentials"
+    r = api.post("/api/accounts", json={"phone": "13911119998", "password": "abcdefgh",
+                                        "display_name": "某\x00人"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["fields"] == ["display_name"]

@@ -30,6 +30,7 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_code
+from qunguan.kernel.text import require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 
 MAX_RULES_CHARS = 5000
@@ -120,7 +121,8 @@ def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Ca
                     tier: int, join_policy: JoinPolicy, rules_text: str,
                     member_cap: int | None) -> Group:
     identity_queries.require_verified(acting)
-    name = name.strip()
+    name = require_storable(name, "name").strip()
+    require_storable(rules_text, "rules_text")
     if not 1 <= len(name) <= 64:
         raise QunguanError("invalid_request", "A group name has 1 to 64 characters.",
                            fields=["name"])
@@ -319,7 +321,7 @@ def do_unmute(uow: UnitOfWork, *, acting: Account, group_id: int,
 
 def do_pin_rules(uow: UnitOfWork, *, acting: Account, group_id: int, text: str) -> Group:
     group, _ = require_manager(uow, viewer=acting, group_id=group_id)
-    text = text.strip()
+    text = require_storable(text, "text").strip()
     if not text or len(text) > MAX_RULES_CHARS:
         raise QunguanError("invalid_request", "Rules need 1 to 5000 characters.",
                            fields=["text"])

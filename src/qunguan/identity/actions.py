@@ -36,6 +36,7 @@ from qunguan.identity.verification import get_provider
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_token
+from qunguan.kernel.text import is_storable, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 
 # ID-5: display names may not pass for an organisation, an official or the service itself.
@@ -54,7 +55,7 @@ def hasher(uow: UnitOfWork) -> PasswordHasher:
 
 
 def check_display_name(name: str) -> str:
-    name = unicodedata.normalize("NFKC", name).strip()
+    name = unicodedata.normalize("NFKC", require_storable(name, "display_name")).strip()
     if not 1 <= len(name) <= 32 or not name.isprintable():
         raise QunguanError("invalid_display_name", "Choose 1 to 32 visible characters.")
     folded = name.casefold().replace(" ", "")
@@ -92,6 +93,7 @@ def do_register(uow: UnitOfWork, *, phone: str, password: str, display_name: str
     index = vault.phone_index(uow, phone)
     if len(password) < MIN_PASSWORD:
         raise QunguanError("weak_password", "Use at least 8 characters.", min_length=8)
+    require_storable(password, "password")
     name = check_display_name(display_name)
     avatar = check_avatar_text(avatar_text)
     check_phone_free(uow, index)
@@ -152,6 +154,8 @@ def _recent_failures(uow: UnitOfWork, column: Any, value: str) -> int:
 
 def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
     index = vault.phone_index(uow, phone)
+    if not is_storable(password):  # no stored password can contain it
+        raise QunguanError("invalid_credentials", "Wrong phone number or password.")
     settings = uow.settings
     ip = uow.meta.source_ip
     limited = _recent_failures(uow, LoginAttempt.phone_index, index) >= settings.login_max_failures

@@ -82,16 +82,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "The request is not valid.",
                               {"fields": json.loads(json.dumps(fields, default=str))})
 
-    # A safety net, not validation: a number past what the database holds (an id of 2**63:
-    # PostgreSQL's "bigint out of range", the SQLite driver's OverflowError) reaches the
-    # database only when a schema forgot to bound it. The client caused it; answer as the
-    # schema would have, and log it so the missing bound gets added.
+    # A safety net, not validation: a value the database cannot hold (an id of 2**63:
+    # PostgreSQL's "bigint out of range", the SQLite driver's OverflowError; a NUL character,
+    # which PostgreSQL text refuses) reaches the database only when a schema forgot to bound
+    # it. The client caused it; answer as the schema would have, and log it so the missing
+    # check gets added.
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         return _out_of_range(request, exc)
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return _out_of_range(request, exc)
+
+    @app.exception_handler(UnicodeEncodeError)  # a lone surrogate no check caught
+    async def _unencodable(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
         return _out_of_range(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
@@ -109,7 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("out-of-range input reached the database on %s %s: %s", request.method,
+    log.warning("unstorable input reached the database on %s %s: %s", request.method,
                 request.url.path, exc.__class__.__name__)
-    return error_response(422, "invalid_request", "A value in the request is out of range.",
-                          {"fields": []})
+    return error_response(422, "invalid_request", "A value in the request cannot be stored: "
+                          "a number out of range or text with a NUL character.", {"fields": []})

@@ -20,6 +20,7 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
+from qunguan.kernel.text import require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging.fingerprint import fingerprint
 from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
@@ -54,12 +55,7 @@ def check_text(uow: UnitOfWork, text: str) -> str:
                            length=len(text))
     if _is_blank(text):
         raise QunguanError("message_empty", "Write something first.")
-    # PostgreSQL text cannot hold NUL, and a lone surrogate (valid as a JSON escape) cannot be
-    # encoded as UTF-8 at all: refuse both here rather than fail in the driver.
-    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
-        raise QunguanError("invalid_request", "The text contains characters that cannot be "
-                           "stored.", fields=["text"])
-    return text
+    return require_storable(text, "text")
 
 
 def _context(action: str, acting: Account, group: Group, text: str, digest: str,
@@ -169,7 +165,8 @@ def check_forward(uow: UnitOfWork, *, acting: Account, message_id: int, group_id
     if len(wanted) > limit:
         raise QunguanError("too_many_forwards", f"Forward to at most {limit} groups at once.",
                            max=limit, requested=len(wanted))
-    source = access_message(uow, viewer=acting, message_id=message_id)
+    source = _locked(uow, access_message(uow, viewer=acting, message_id=message_id),
+                     shared=True)
     if source.recalled_at is not None or source.text is None:
         raise QunguanError("not_found", "No such message.")
     if source.status != MessageStatus.DELIVERED:
@@ -197,7 +194,9 @@ def _bump_forwards(uow: UnitOfWork, origin_id: int, n: int) -> None:
 def do_forward(uow: UnitOfWork, plan: ForwardPlan, *, acting: Account) -> list[Message]:
     source = plan.source
     assert source.text is not None
-    for group, verdict in plan.targets:
+    # Strictest first: a block among the targets is recorded and refused even when another
+    # target only asks for confirmation.
+    for group, verdict in sorted(plan.targets, key=lambda t: t[1].kind, reverse=True):
         _enforce_verdict(uow, acting, group, verdict, plan.confirmed, source.text,
                          source.fingerprint)
     origin = source.origin_id or source.id
@@ -238,12 +237,23 @@ def _withdraw(uow: UnitOfWork, message: Message, acting: Account, type_: EventTy
                  group_id=message.group_id,
                  extra={"text": text, "fingerprint": message.fingerprint,
                         "sender_id": message.sender_id, "reason": reason})
-    uow.emit(type_, group_id=message.group_id, message_id=message.id)
+    if message.status == MessageStatus.HELD:  # the group never saw it: tell only the sender
+        uow.emit(type_, account_ids=(message.sender_id,), message_id=message.id)
+    else:
+        uow.emit(type_, group_id=message.group_id, message_id=message.id)
+    return message
+
+
+def _locked(uow: UnitOfWork, message: Message, *, shared: bool = False) -> Message:
+    """Re-read the row under a lock, so that two withdrawals (or a withdrawal and a forward)
+    racing on PostgreSQL cannot both act on the state they read before the other committed.
+    SQLite needs none: its write transactions already run one at a time."""
+    uow.session.refresh(message, with_for_update={"read": shared})
     return message
 
 
 def do_recall(uow: UnitOfWork, *, acting: Account, message_id: int) -> Message:
-    message = access_message(uow, viewer=acting, message_id=message_id)
+    message = _locked(uow, access_message(uow, viewer=acting, message_id=message_id))
     if message.sender_id != acting.id:
         raise QunguanError("forbidden", "Only the sender may recall a message.")
     if message.recalled_at is not None:
@@ -260,6 +270,7 @@ def do_delete_message(uow: UnitOfWork, *, acting: Account, message_id: int,
     """GA-7: a founder or admin removes a message from the group."""
     message = access_message(uow, viewer=acting, message_id=message_id)
     group_queries.require_manager(uow, viewer=acting, group_id=message.group_id)
+    _locked(uow, message)
     if message.recalled_at is not None:
         raise QunguanError("already_recalled", "The message was already removed.")
     author = group_queries.membership(uow, message.group_id, message.sender_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +36,12 @@ def decode_cursor(cursor: str) -> int:
         return message_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise QunguanError("invalid_cursor", "Use the next_cursor of a previous page.") from None
+
+
+def _iso(moment: datetime) -> str:
+    """The same text the API's schemas produce (``…Z``), so that a realtime frame and the
+    REST answer carry an identical message."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def access_message(uow: UnitOfWork, *, viewer: Account, message_id: int) -> Message:
@@ -101,7 +108,7 @@ def render(uow: UnitOfWork, messages: Sequence[Message], *,
             "origin_id": origin, "parent_id": m.parent_id, "hop": m.hop,
             "fingerprint": m.fingerprint, "forwards": counts.get(origin, 0),
             "status": m.status, "labels": m.labels or [],
-            "created_at": m.created_at.isoformat(),
+            "created_at": _iso(m.created_at),
         })
     return out
 

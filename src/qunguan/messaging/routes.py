@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
@@ -26,6 +27,7 @@ from qunguan.messaging.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["messaging"])
+log = logging.getLogger(__name__)
 
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -81,6 +83,22 @@ def delete(message_id: PathId, body: DeleteIn, uow: UowDep, me: CurrentAccount) 
                                                reason=body.reason))
 
 
+PONG: dict[str, Any] = {"type": "pong", "group_id": None, "payload": {}}
+MAX_CLIENT_FRAME = 1000
+
+
+def _is_ping(text: str | None) -> bool:
+    """Clients send only ``{"type": "ping"}``; anything else (binary frames, other JSON,
+    garbage) is ignored rather than allowed to end the connection."""
+    if text is None or len(text) > MAX_CLIENT_FRAME:
+        return False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "ping"
+
+
 def _open_session(websocket: WebSocket, token: str | None) -> tuple[int, int, set[int]]:
     uow = websocket.app.state.uows()
     try:
@@ -103,13 +121,14 @@ async def realtime(websocket: WebSocket) -> None:
         account_id, session_id, groups = await run_in_threadpool(_open_session, websocket,
                                                                  token)
     except QunguanError as exc:
+        # Accept first: a close before the handshake reaches a real client as a bare HTTP 403,
+        # and the 4401 with its reason would never arrive.
+        await websocket.accept()
         await websocket.close(code=4401, reason=exc.code)
         return
     hub: Hub = websocket.app.state.hub
+    # Registered before the hello, so nothing committed meanwhile is missed.
     conn = hub.register(account_id, session_id, groups)
-    await websocket.accept()
-    await websocket.send_json({"type": "hello", "group_id": None,
-                               "payload": {"account_id": account_id, "groups": sorted(groups)}})
 
     async def pump() -> None:
         while True:
@@ -119,21 +138,31 @@ async def realtime(websocket: WebSocket) -> None:
                 return
             await websocket.send_json(frame)
 
-    sender = asyncio.create_task(pump())
+    async def listen() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if _is_ping(message.get("text")):
+                conn.offer(PONG)
+
+    tasks: set[asyncio.Task[None]] = set()
     try:
-        while not sender.done():
-            receive = asyncio.create_task(websocket.receive_json())
-            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:
-                receive.cancel()
-                break
-            data = receive.result()
-            if isinstance(data, dict) and data.get("type") == "ping":
-                conn.offer({"type": "pong", "group_id": None, "payload": {}})
-    except (WebSocketDisconnect, RuntimeError, ValueError):
-        pass
+        await websocket.accept()
+        await websocket.send_json({"type": "hello", "group_id": None,
+                                   "payload": {"account_id": account_id,
+                                               "groups": sorted(groups)}})
+        tasks = {asyncio.create_task(pump()), asyncio.create_task(listen())}
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         hub.unregister(conn)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            # A client that vanished mid-send is routine; anything else is a bug to see.
+            try:
+                await task
+            except (asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                pass
+            except Exception:
+                log.exception("realtime connection of account %s failed", account_id)

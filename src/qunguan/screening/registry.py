@@ -45,9 +45,14 @@ class Detector(Protocol):
 _DETECTORS: dict[str, Detector] = {}
 
 
+STAGES: tuple[Stage, ...] = ("pre", "post")
+
+
 def register_detector(detector: Detector) -> None:
     if detector.name in _DETECTORS:
         raise ValueError(f"detector {detector.name!r} registered twice")
+    if detector.stage not in STAGES:  # a typo would otherwise leave it silently never run
+        raise ValueError(f"detector {detector.name!r} has unknown stage {detector.stage!r}")
     _DETECTORS[detector.name] = detector
 
 
