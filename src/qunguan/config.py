@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         None, description="Header carrying the client address when behind a trusted proxy "
         "(e.g. X-Forwarded-For); unset means use the socket peer."
     )
+    screening_fail_closed: bool = Field(
+        False, description="When a pre-send detector fails: false delivers the message (the "
+        "failure is logged), true holds it for human review.",
+    )
     outbox_poll_seconds: float = Field(
         1.0, description="How often the embedded outbox worker looks for new events."
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from qunguan import screening
 from qunguan.kernel.events import EventType
 from qunguan.messaging.fingerprint import fingerprint
@@ -279,3 +281,29 @@ def test_forward_block_wins_over_confirm_on_another_target(
         assert count_messages(app) == messages
     finally:
         screening.unregister_detector("by_group")
+
+
+class _Broken:
+    name = "broken_for_test"
+    stage = "pre"
+
+    def screen(self, uow: Any, context: Any) -> list[Any]:
+        raise RuntimeError("detector bug")
+
+
+@pytest.mark.parametrize("fail_closed", [False, True])
+def test_a_failing_detector_is_logged_and_never_a_500(api: Api, cast: Cast, app: Any,
+                                                      fail_closed: bool) -> None:
+    from qunguan.screening import register_detector, unregister_detector
+
+    app.state.settings.screening_fail_closed = fail_closed
+    register_detector(_Broken())
+    try:
+        r = api.post(f"/api/groups/{cast.group['id']}/messages", as_=cast.member,
+                     json={"text": "检测器出错时"})
+    finally:
+        unregister_detector("broken_for_test")
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == ("held" if fail_closed else "delivered")
+    if fail_closed:
+        assert r.json()["labels"][0]["rule"] == "detector_error"

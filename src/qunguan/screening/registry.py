@@ -9,11 +9,14 @@ when they do.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from qunguan.kernel.uow import UnitOfWork
-from qunguan.screening.verdicts import ALLOW, Finding, Verdict
+from qunguan.screening.verdicts import ALLOW, Finding, Reason, Verdict, VerdictKind
+
+log = logging.getLogger(__name__)
 
 Stage = Literal["pre", "post"]
 
@@ -71,5 +74,16 @@ def gate(uow: UnitOfWork, context: ScreeningContext) -> Verdict:
         return ALLOW
     findings: list[Finding] = []
     for detector in pre:
-        findings.extend(detector.screen(uow, context))
+        try:
+            findings.extend(detector.screen(uow, context))
+        except Exception:
+            # A broken detector must neither crash the request nor pass silently: it is
+            # logged, and with QUNGUAN_SCREENING_FAIL_CLOSED the message is held for review.
+            log.exception("screening detector %s failed", detector.name)
+            if uow.settings.screening_fail_closed:
+                findings.append(Finding(VerdictKind.HOLD, Reason(
+                    rule="detector_error", detector=detector.name,
+                    text_zh="自动审核暂不可用，消息将在人工审核后送达。",
+                    text_en="Automatic screening is unavailable; the message will be delivered "
+                    "after human review.")))
     return Verdict.combine(findings)
