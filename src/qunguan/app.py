@@ -24,7 +24,7 @@ from qunguan.kernel.uow import UnitOfWorkFactory
 from qunguan.kernel.web import install_error_handlers
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.routes import router as messaging_router
-from qunguan.migrations import check_schema
+from qunguan.migrations import SchemaError, check_schema
 from qunguan.models import load_all_models
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     load_all_models()
     engine = make_engine(settings.database_url)
     if check_migrations:
-        check_schema(engine)
+        try:
+            check_schema(engine)
+        except SchemaError:
+            engine.dispose()  # release the connection the check opened
+            raise
     bus = EventBus()
     hub = Hub()
     bus.subscribe(hub.on_event)

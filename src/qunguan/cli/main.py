@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from qunguan.config import Settings
@@ -15,7 +18,14 @@ from qunguan.kernel.clock import SystemClock
 from qunguan.kernel.db import make_engine
 from qunguan.kernel.events import EventBus
 from qunguan.kernel.uow import UnitOfWork, UnitOfWorkFactory
-from qunguan.migrations import SchemaError, check_schema, current_revision, head_revision, upgrade
+from qunguan.migrations import (
+    NewerSchemaError,
+    SchemaError,
+    check_schema,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 app = typer.Typer(help="qunguan (群管): group information service for institutions.",
                   no_args_is_help=True, add_completion=False,
@@ -28,13 +38,35 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _uow(settings: Settings) -> UnitOfWork:
+def _fail(message: str, code: int) -> typer.Exit:
+    """Print ``message`` (plain text, never markup) in red; the Exit to raise."""
+    err.print(f"[red]{escape(message)}[/red]")
+    return typer.Exit(code)
+
+
+def _unreachable(engine: Engine, exc: OperationalError) -> typer.Exit:
+    where = engine.url.render_as_string(hide_password=True)
+    lines = str(exc.orig or exc).strip().splitlines()
+    reason = lines[0] if lines else exc.__class__.__name__
+    engine.dispose()
+    return _fail(f"Cannot reach the database at {where}: {reason}", 2)
+
+
+def _checked_engine(settings: Settings) -> Engine:
+    """An engine on a database whose schema this build can use, or exit 2 saying why."""
     engine = make_engine(settings.database_url)
     try:
         check_schema(engine)
     except SchemaError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        engine.dispose()
+        raise _fail(str(exc), 2) from None
+    except OperationalError as exc:
+        raise _unreachable(engine, exc) from None
+    return engine
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    engine = _checked_engine(settings)
     factory = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False),
                                 settings=settings, clock=SystemClock(), bus=EventBus())
     return factory()
@@ -45,7 +77,16 @@ def migrate() -> None:
     """Apply the database migrations (creates the database on SQLite)."""
     settings = Settings()
     engine = make_engine(settings.database_url)
-    before = current_revision(engine)
+    try:
+        before = current_revision(engine)
+        check_schema(engine)
+    except NewerSchemaError as exc:
+        engine.dispose()
+        raise _fail(str(exc), 2) from None
+    except SchemaError:
+        pass  # empty or behind: what migrate is for
+    except OperationalError as exc:
+        raise _unreachable(engine, exc) from None
     engine.dispose()
     upgrade(settings.database_url)
     console.print(f"schema at {head_revision()} (was {before or 'empty'})")
@@ -93,13 +134,13 @@ def run(demo: Annotated[bool, typer.Option(help="Migrate and seed the demo first
     if port:
         settings.port = port
     if demo:
-        upgrade(settings.database_url)
+        migrate()
         seed_demo_cmd()
+    _checked_engine(settings).dispose()  # refuse before building anything, saying why
     try:
         application = create_app(settings)
     except SchemaError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc), 2) from None
     url = f"http://{settings.host}:{settings.port}"
     if demo:
         _print_demo(url)
@@ -141,12 +182,10 @@ def grant_officer(phone: Annotated[str, typer.Argument(help="The account's phone
         try:
             index = phone_index(uow, phone)
         except QunguanError as exc:
-            err.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1) from None
+            raise _fail(exc.message, 1) from None
         account = uow.session.scalar(select(Account).where(Account.phone_index == index))
         if account is None:
-            err.print("[red]no account has that phone number[/red]")
-            raise typer.Exit(1)
+            raise _fail("no account has that phone number", 1)
         system = identity_queries.system_account(uow)
         kind = AccountKind.MEMBER if revoke else AccountKind.OFFICER
         identity.do_set_kind(uow, acting=system, account_id=account.id, kind=kind)

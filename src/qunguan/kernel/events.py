@@ -7,9 +7,12 @@ the audit record of an action and the outbox event it emits.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @enum.unique
@@ -88,6 +91,12 @@ class EventBus:
         self._subscribers.remove(fn)
 
     def publish(self, events: list[Event]) -> None:
+        """Deliver each event to every subscriber. The transaction has already committed, so a
+        subscriber that fails is logged and skipped: it must neither keep the event from the
+        others nor turn a committed request into an error the client would retry."""
         for ev in events:
             for fn in list(self._subscribers):
-                fn(ev)
+                try:
+                    fn(ev)
+                except Exception:
+                    log.exception("event subscriber %r failed on %s", fn, ev.type.name)

@@ -32,6 +32,11 @@ def register_handler(type: EventType, handler: Handler) -> None:
     _HANDLERS[type].append(handler)
 
 
+def unregister_handler(type: EventType, handler: Handler) -> None:
+    """Remove a handler registered with ``register_handler`` (tests, plug-in unloading)."""
+    _HANDLERS[type].remove(handler)
+
+
 def handlers_for(type: EventType) -> list[Handler]:
     return list(_HANDLERS.get(type, ()))
 
@@ -48,11 +53,14 @@ def process_batch(uows: UnitOfWorkFactory, limit: int = 100) -> int:
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list(uow.session.scalars(stmt))
         for row in rows:
-            payload = dict(row.payload)
-            account_ids = tuple(payload.pop("account_ids", ()))
-            event = Event(EventType(row.event_type), payload, row.group_id, account_ids, row.id)
             try:
-                with uow.session.begin_nested():
+                # Inside the try: a row this build cannot read (a type it does not know, a
+                # payload of the wrong shape) fails alone instead of blocking every row after.
+                payload = dict(row.payload)
+                account_ids = tuple(payload.pop("account_ids", ()))
+                event = Event(EventType(row.event_type), payload, row.group_id, account_ids,
+                              row.id)
+                with uow.savepoint():
                     for handler in handlers_for(event.type):
                         handler(uow, event)
             except Exception as exc:  # a handler bug must not stop the others
@@ -79,6 +87,7 @@ class OutboxWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()  # a stopped worker may be started again
         self._thread = threading.Thread(target=self._run, name="qunguan-outbox", daemon=True)
         self._thread.start()
 

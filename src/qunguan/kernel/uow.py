@@ -8,6 +8,8 @@ succeeds. Nothing is delivered for a transaction that rolled back.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -58,6 +60,18 @@ class UnitOfWork:
         event = Event(type, payload, group_id, account_ids)
         self._pending.append((row, event))
         return event
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction. When the block raises, its writes are rolled back and the
+        events it emitted are dropped with them (never published), and the error propagates."""
+        mark = len(self._pending)
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._pending[mark:]
+            raise
 
     def commit(self) -> None:
         self.session.commit()

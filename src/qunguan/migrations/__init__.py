@@ -22,6 +22,10 @@ class SchemaError(RuntimeError):
     """The database schema does not match this build; the message says what to do."""
 
 
+class NewerSchemaError(SchemaError):
+    """The database was migrated by a newer qunguan: neither run nor migrate it."""
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
@@ -61,7 +65,7 @@ def check_schema(engine: Engine) -> None:
         return
     known = {rev.revision for rev in script.walk_revisions()}
     if current not in known:
-        raise SchemaError(f"The database at {where} is at schema revision {current}, which "
+        raise NewerSchemaError(f"The database at {where} is at schema revision {current}, which "
                           "this qunguan does not know: it was migrated by a newer version. "
                           "Upgrade qunguan; do not downgrade the database.")
     raise SchemaError(f"The database at {where} is at schema revision {current}; this "

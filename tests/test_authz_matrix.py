@@ -1,0 +1,412 @@
+"""Who may call what: every route of the API × every role of the cast, with the status each
+gets.
+
+The table is keyed by "METHOD /path/template" exactly as the OpenAPI schema names the route;
+a route in the schema missing from the table fails ``test_every_route_is_classified``, so a
+new route must be classified here before it can land. Each route's cells run in one test
+(one cast setup per route and backend); what a call consumes (a pending verification, a join
+request, a message to recall, a session to end) is created afresh for that call.
+
+A cell is the status, or ``(status, error code)`` for errors. A cell the code gets wrong today
+goes in KNOWN_BUGS with the CORRECT expectation in the table: the route's test then xfails
+(strictly: it fails once the bug is fixed, so the entry gets removed).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from qunguan.app import create_app
+from qunguan.config import Settings
+from tests.cast import Person, resident_id
+from tests.conftest import Api, Cast, join_by_invitation, login, register
+
+ROLES = ("anonymous", "newcomer", "outsider", "member", "admin", "founder", "officer")
+Cell = int | tuple[int, str]
+
+UNAUTH: Cell = (401, "not_authenticated")
+NOT_FOUND: Cell = (404, "not_found")
+FORBIDDEN: Cell = (403, "forbidden")
+REAL_NAME: Cell = (403, "real_name_required")
+ALREADY_MEMBER: Cell = (409, "already_member")
+
+
+def everyone(ok: Cell, anonymous: Cell = UNAUTH, **override: Cell) -> dict[str, Cell]:
+    cells = dict.fromkeys(ROLES, ok)
+    cells["anonymous"] = anonymous
+    cells.update(override)
+    return cells
+
+
+def group_members(ok: Cell, **override: Cell) -> dict[str, Cell]:
+    """Members of the group (the newcomer included) get ``ok``; the outsider and the officer,
+    who are not members, get not_found."""
+    return everyone(ok, **{"outsider": NOT_FOUND, "officer": NOT_FOUND, **override})
+
+
+def group_managers(ok: Cell, **override: Cell) -> dict[str, Cell]:
+    """The group's admin and founder get ``ok``; plain members forbidden; strangers 404."""
+    return group_members(ok, **{"newcomer": FORBIDDEN, "member": FORBIDDEN, **override})
+
+
+def officers_only(ok: Cell) -> dict[str, Cell]:
+    return everyone(FORBIDDEN, officer=ok)
+
+
+# --- the context a call is prepared in ----------------------------------------------------
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    as_: Person | None = None
+
+
+_serial = itertools.count(1)
+
+
+@dataclass
+class Ctx:
+    api: Api
+    app: Any
+    cast: Cast
+    message_id: int = 0  # posted by the member in setup
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gid(self) -> int:
+        return int(self.cast.group["id"])
+
+    @property
+    def code(self) -> str:
+        return str(self.cast.group["code"])
+
+    @property
+    def rules_version(self) -> int:
+        group = self.api.get(f"/api/groups/{self.gid}", as_=self.cast.founder).json()
+        return int(group["rules_version"])
+
+    def person(self, role: str) -> Person | None:
+        return None if role == "anonymous" else self.cast[role]
+
+    def fresh_account(self, verified: bool = False) -> Person:
+        n = next(_serial)
+        person = Person(f"fresh{n}", f"1370000{n:04d}", f"临时{n}", "公孙临时",
+                        resident_id("110105", "19970101", f"{n % 1000:03d}"))
+        register(self.api, person)
+        if verified:
+            r = self.api.post("/api/me/verifications", as_=person,
+                              json={"provider": "resident_id", "legal_name": person.legal_name,
+                                    "id_number": person.id_number})
+            assert r.status_code == 201, r.text
+        return person
+
+    def post_message(self, text: str = "今天下午开会") -> int:
+        r = self.api.post(f"/api/groups/{self.gid}/messages", as_=self.cast.member,
+                          json={"text": text})
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    def ensure_member(self, person: Person) -> None:
+        r = self.api.get(f"/api/groups/{self.gid}/members", as_=self.cast.founder)
+        assert r.status_code == 200, r.text
+        if person.id not in {m["account_id"] for m in r.json()}:
+            group = dict(self.cast.group, rules_version=self.rules_version)
+            join_by_invitation(self.api, group, self.cast.founder, person)
+
+    def pending_verification(self) -> int:
+        person = self.fresh_account()
+        r = self.api.post("/api/me/verifications", as_=person,
+                          json={"provider": "officer_review", "legal_name": person.legal_name,
+                                "id_number": person.id_number})
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "pending"
+        return int(r.json()["id"])
+
+    def pending_join_request(self) -> int:
+        person = self.fresh_account()
+        r = self.api.post(f"/api/groups/by-code/{self.code}/join-requests", as_=person,
+                          json={"rules_version": self.rules_version})
+        assert r.status_code == 201, r.text
+        return int(r.json()["id"])
+
+    def fresh_token(self, person: Person | None) -> dict[str, str]:
+        """A session of its own, so ending it leaves the cast's session alone."""
+        if person is None:
+            return {}
+        copy = Person(person.key, person.phone, person.display_name, None, None,
+                      person.password, person.id)
+        login(self.api, copy)
+        return copy.auth
+
+
+Prepare = Callable[[Ctx, str], Call]
+
+
+def simple(method: str, path: str, body: Any = None) -> Prepare:
+    """A call whose path and body do not depend on the caller or on fresh state."""
+
+    def prepare(ctx: Ctx, role: str) -> Call:
+        return Call(method, path.format(g=ctx.gid, code=ctx.code, m=ctx.message_id,
+                                        member=ctx.cast.member.id,
+                                        member2=ctx.cast.member2.id,
+                                        outsider=ctx.cast.outsider.id),
+                    body(ctx) if callable(body) else body)
+
+    return prepare
+
+
+def _register(ctx: Ctx, role: str) -> Call:
+    n = next(_serial)
+    return Call("POST", "/api/accounts", {"phone": f"1360000{n:04d}",
+                                          "password": "fresh-password", "display_name": "新号"})
+
+
+def _login(ctx: Ctx, role: str) -> Call:
+    return Call("POST", "/api/sessions", {"phone": ctx.cast.member.phone,
+                                          "password": ctx.cast.member.password})
+
+
+def _logout(ctx: Ctx, role: str) -> Call:
+    return Call("DELETE", "/api/sessions/current", headers=ctx.fresh_token(ctx.person(role)))
+
+
+def _submit_verification(ctx: Ctx, role: str) -> Call:
+    n = next(_serial)
+    return Call("POST", "/api/me/verifications",
+                {"provider": "resident_id", "legal_name": "令狐新人",
+                 "id_number": resident_id("310104", "19980808", f"{n % 1000:03d}")})
+
+
+def _decide_verification(ctx: Ctx, role: str) -> Call:
+    return Call("POST", f"/api/officer/verifications/{ctx.pending_verification()}/decision",
+                {"approve": False, "note": "证件照片不清晰"})
+
+
+def _reveal(ctx: Ctx, role: str) -> Call:
+    if "verification" not in ctx.state:
+        ctx.state["verification"] = ctx.pending_verification()
+    return Call("POST", f"/api/officer/verifications/{ctx.state['verification']}/reveal",
+                {"purpose": "人工审核", "request_ref": "REQ-1"})
+
+
+def _blacklist(ctx: Ctx, role: str) -> Call:
+    target = ctx.fresh_account(verified=True)
+    return Call("POST", f"/api/officer/accounts/{target.id}/blacklist", {"reason": "冒用身份"})
+
+
+def _join_request(ctx: Ctx, role: str) -> Call:
+    return Call("POST", f"/api/groups/by-code/{ctx.code}/join-requests",
+                {"note": "请批准", "rules_version": ctx.rules_version})
+
+
+def _decide_join(ctx: Ctx, role: str) -> Call:
+    return Call("POST", f"/api/groups/{ctx.gid}/join-requests/"
+                f"{ctx.pending_join_request()}/decision", {"approve": True})
+
+
+def _accept_invitation(ctx: Ctx, role: str) -> Call:
+    # One invitation, addressed to the outsider: only its invitee may accept it.
+    if "invitation" not in ctx.state:
+        r = ctx.api.post(f"/api/groups/{ctx.gid}/invitations", as_=ctx.cast.founder,
+                         json={"account_id": ctx.cast.outsider.id})
+        assert r.status_code == 201, r.text
+        ctx.state["invitation"] = r.json()["id"]
+    return Call("POST", f"/api/me/invitations/{ctx.state['invitation']}/accept",
+                {"rules_version": ctx.rules_version})
+
+
+def _on_member2(action: str, body: Any = None) -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        ctx.ensure_member(ctx.cast.member2)
+        return Call("POST", f"/api/groups/{ctx.gid}/members/{ctx.cast.member2.id}/{action}",
+                    body)
+
+    return prepare
+
+
+def _on_fresh_message(action: str, body: Any = None) -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        return Call("POST", f"/api/messages/{ctx.post_message()}/{action}", body)
+
+    return prepare
+
+
+# --- the table ----------------------------------------------------------------------------
+
+MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
+    # identity
+    "POST /api/accounts": (everyone(201, anonymous=201), _register),
+    "POST /api/sessions": (everyone(201, anonymous=201), _login),
+    "DELETE /api/sessions/current": (everyone(204), _logout),
+    "GET /api/me": (everyone(200), simple("GET", "/api/me")),
+    "PATCH /api/me": (everyone(200), simple("PATCH", "/api/me", {"avatar_text": "A"})),
+    "GET /api/accounts/{account_id}": (everyone(200),
+                                       simple("GET", "/api/accounts/{member}")),
+    "GET /api/verification-providers": (everyone(200, anonymous=200),
+                                        simple("GET", "/api/verification-providers")),
+    "GET /api/me/verifications": (everyone(200), simple("GET", "/api/me/verifications")),
+    "POST /api/me/verifications": (everyone((409, "already_verified"), newcomer=201),
+                                   _submit_verification),
+    "GET /api/officer/verifications": (officers_only(200),
+                                       simple("GET", "/api/officer/verifications")),
+    "POST /api/officer/verifications/{verification_id}/decision": (officers_only(200),
+                                                                    _decide_verification),
+    "POST /api/officer/verifications/{verification_id}/reveal": (officers_only(200), _reveal),
+    "POST /api/officer/accounts/{account_id}/blacklist": (officers_only(201), _blacklist),
+    # groups
+    "GET /api/groups": (everyone(200), simple("GET", "/api/groups")),
+    "POST /api/groups": (everyone(201, newcomer=REAL_NAME),
+                         simple("POST", "/api/groups", {"name": "新群", "category": "work"})),
+    # Anyone holding the code may see the group's card to ask to join (GA-3).
+    "GET /api/groups/by-code/{code}": (everyone(200), simple("GET", "/api/groups/by-code/{code}")),
+    # Officers oversee every group's info page (GA-3, GA-4) but not its history.
+    "GET /api/groups/{group_id}": (group_members(200, officer=200),
+                                   simple("GET", "/api/groups/{g}")),
+    "GET /api/groups/{group_id}/members": (group_members(200, officer=200),
+                                           simple("GET", "/api/groups/{g}/members")),
+    "POST /api/groups/by-code/{code}/join-requests": (
+        everyone(ALREADY_MEMBER, outsider=201, officer=201), _join_request),
+    "GET /api/groups/{group_id}/join-requests": (group_managers(200),
+                                                 simple("GET", "/api/groups/{g}/join-requests")),
+    "POST /api/groups/{group_id}/join-requests/{request_id}/decision": (group_managers(200),
+                                                                        _decide_join),
+    "POST /api/groups/{group_id}/invitations": (
+        group_managers(201), simple("POST", "/api/groups/{g}/invitations",
+                                    lambda ctx: {"account_id": ctx.cast.outsider.id})),
+    "GET /api/me/invitations": (everyone(200), simple("GET", "/api/me/invitations")),
+    "POST /api/me/invitations/{invitation_id}/accept": (everyone(NOT_FOUND, outsider=200),
+                                                        _accept_invitation),
+    "POST /api/groups/{group_id}/members/{account_id}/remove": (
+        group_managers(204), _on_member2("remove", {"reason": "刷屏"})),
+    "POST /api/groups/{group_id}/leave": (
+        group_members(204, founder=(409, "founder_cannot_leave")),
+        simple("POST", "/api/groups/{g}/leave")),
+    "POST /api/groups/{group_id}/members/{account_id}/mute": (
+        group_managers(204), _on_member2("mute", {"seconds": 600, "reason": "刷屏"})),
+    "POST /api/groups/{group_id}/members/{account_id}/unmute": (group_managers(204),
+                                                                _on_member2("unmute")),
+    "POST /api/groups/{group_id}/members/{account_id}/role": (
+        group_managers(204, admin=FORBIDDEN), _on_member2("role", {"role": "admin"})),
+    "PUT /api/groups/{group_id}/rules": (
+        group_managers(200), simple("PUT", "/api/groups/{g}/rules", {"text": "新群规"})),
+    "POST /api/groups/{group_id}/transfer": (
+        group_managers(200, admin=FORBIDDEN),
+        simple("POST", "/api/groups/{g}/transfer",
+               lambda ctx: {"account_id": ctx.cast.member2.id})),
+    "GET /api/officer/groups": (officers_only(200), simple("GET", "/api/officer/groups")),
+    # messaging
+    "POST /api/groups/{group_id}/messages": (
+        group_members(201, newcomer=REAL_NAME),
+        simple("POST", "/api/groups/{g}/messages", {"text": "收到"})),
+    "GET /api/groups/{group_id}/messages": (group_members(200),
+                                            simple("GET", "/api/groups/{g}/messages")),
+    "GET /api/messages/{message_id}": (group_members(200), simple("GET", "/api/messages/{m}")),
+    # The real-name check comes first: the newcomer is told why, not "not found".
+    "POST /api/messages/{message_id}/forward": (
+        group_members(201, newcomer=REAL_NAME),
+        simple("POST", "/api/messages/{m}/forward", lambda ctx: {"group_ids": [ctx.gid]})),
+    # Only the sender recalls; founders and admins delete instead.
+    "POST /api/messages/{message_id}/recall": (
+        group_members(FORBIDDEN, member=200), _on_fresh_message("recall")),
+    "POST /api/messages/{message_id}/delete": (
+        group_managers(200), _on_fresh_message("delete", {"reason": "不实信息"})),
+    # operations
+    "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
+}
+
+# (route, role) -> why the code answers something else than the table today.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+
+
+def _route_keys(app: Any) -> set[str]:
+    return {f"{method.upper()} {path}" for path, ops in app.openapi()["paths"].items()
+            for method in ops}
+
+
+def test_every_route_is_classified(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/x.db", data_dir=tmp_path),
+                     check_migrations=False)
+    routes = _route_keys(app)
+    missing = sorted(routes - set(MATRIX))
+    stale = sorted(set(MATRIX) - routes)
+    assert not missing, f"classify these routes in MATRIX: {missing}"
+    assert not stale, f"these MATRIX entries name no route: {stale}"
+    for key, (cells, _) in MATRIX.items():
+        assert set(cells) == set(ROLES), key
+
+
+def _matches(response: Any, cell: Cell) -> bool:
+    status, code = (cell, None) if isinstance(cell, int) else cell
+    if response.status_code != status:
+        return False
+    if code is None:
+        return True
+    body = response.json()
+    return isinstance(body, dict) and body.get("error", {}).get("code") == code
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_matrix(route: str, api: Api, cast: Cast, app: Any) -> None:
+    cells, prepare = MATRIX[route]
+    ctx = Ctx(api, app, cast)
+    ctx.message_id = ctx.post_message("周五下午三点开会")
+    mismatches: list[str] = []
+    for role in ROLES:
+        call = prepare(ctx, role)
+        as_ = None if call.headers else ctx.person(role)
+        kwargs: dict[str, Any] = {"headers": call.headers}
+        if call.json is not None:
+            kwargs["json"] = call.json
+        r = api.request(call.method, call.path, as_, **kwargs)
+        if r.status_code >= 400:  # every error answers in the one error format
+            body = r.json()
+            assert set(body) == {"error"}, (route, role, body)
+            assert set(body["error"]) == {"code", "message", "details"}, (route, role, body)
+        if _matches(r, cells[role]) == ((route, role) in KNOWN_BUGS):
+            mismatches.append(f"{role}: expected {cells[role]}, got {r.status_code} {r.text[:200]}")
+    known = {role: why for (key, role), why in KNOWN_BUGS.items() if key == route}
+    unexpected = [m for m in mismatches if m.split(":")[0] not in known]
+    assert not unexpected, f"{route}:\n" + "\n".join(unexpected)
+    fixed = [m for m in mismatches if m.split(":")[0] in known]
+    assert not fixed, f"{route}: known bug now behaves as the table says; drop it from " \
+                      f"KNOWN_BUGS: {fixed}"
+    if known:
+        pytest.xfail("; ".join(f"{role}: {why}" for role, why in known.items()))
+
+
+# --- the WebSocket ------------------------------------------------------------------------
+
+
+def test_websocket_by_role(api: Api, cast: Cast) -> None:
+    """Anonymous and bad tokens are refused with close code 4401; every account may connect
+    and hears of exactly its own groups."""
+    client: TestClient = api.client
+    for token, code in ((None, "not_authenticated"), ("not-a-token", "invalid_token")):
+        url = "/api/ws" if token is None else f"/api/ws?token={token}"
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(url) as ws:
+            ws.receive_json()
+        assert info.value.code == 4401
+        assert info.value.reason == code
+    for role in ROLES[1:]:
+        person = cast[role]
+        with client.websocket_connect(f"/api/ws?token={person.token}") as ws:
+            hello = ws.receive_json()
+        assert hello["type"] == "hello"
+        assert hello["payload"]["account_id"] == person.id
+        in_group = role not in ("outsider", "officer")
+        assert hello["payload"]["groups"] == ([cast.group["id"]] if in_group else []), role
+    # The header works as well as the query parameter.
+    with client.websocket_connect("/api/ws", headers=cast.member.auth) as ws:
+        assert ws.receive_json()["payload"]["account_id"] == cast.member.id
