@@ -252,10 +252,7 @@ def test_bad_bodies(key: str, raw: Api, cast: Cast, ids: dict[str, Any], app: An
 
 # (route, field) -> why the code accepts a huge string there today. The route's test xfails
 # strictly: it fails once the bug is fixed, so the entry gets removed.
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("POST /api/accounts", "password"): "RegisterIn.password has no max_length: a 1 MB "
-    "password is accepted (and hashed) with 201",
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("key", BODY_KEYS)

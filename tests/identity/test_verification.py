@@ -292,3 +292,13 @@ def test_same_network_number_on_two_accounts(api: Api, app: Any, cast: Cast, spa
     assert account_row(app, cast.newcomer.id).verification == "unverified"
     r = submit(api, cast.newcomer, "network_id", token=_nid(settings, "NID-43"))
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("name", ["某\x00人", "某\x07人", "某\u200b\n人"])
+def test_legal_name_with_control_characters_is_refused(api: Api, cast: Cast, name: str) -> None:
+    r = api.post("/api/me/verifications", as_=cast.newcomer,
+                 json={"provider": "resident_id", "legal_name": name,
+                       "id_number": resident_id("110105", "19990909", "099")})
+    assert r.status_code == 422
+    assert error_code(r) == "invalid_legal_name"
+    assert api.get("/api/me", as_=cast.newcomer).json()["verification"] == "unverified"

@@ -27,7 +27,7 @@ from qunguan.groups.schemas import (
 )
 from qunguan.identity import CurrentAccount
 from qunguan.identity import queries as identity_queries
-from qunguan.kernel.web import UowDep
+from qunguan.kernel.web import IdPath, UowDep
 
 router = APIRouter(prefix="/api", tags=["groups"])
 
@@ -53,12 +53,12 @@ def get_group_by_code(code: str, uow: UowDep, me: CurrentAccount) -> Group:
 
 
 @router.get("/groups/{group_id}", response_model=GroupPublic)
-def get_group(group_id: int, uow: UowDep, me: CurrentAccount) -> Group:
+def get_group(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> Group:
     return queries.access_group(uow, viewer=me, group_id=group_id)
 
 
 @router.get("/groups/{group_id}/members", response_model=list[MemberPublic])
-def list_members(group_id: int, uow: UowDep, me: CurrentAccount) -> list[MemberPublic]:
+def list_members(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> list[MemberPublic]:
     rows = queries.members(uow, viewer=me, group_id=group_id)
     accounts = identity_queries.accounts_by_ids(uow, [m.account_id for m in rows])
     show_ip = uow.settings.show_ip_province
@@ -82,13 +82,13 @@ def request_join(code: str, uow: UowDep, me: CurrentAccount,
 
 
 @router.get("/groups/{group_id}/join-requests", response_model=list[JoinRequestPublic])
-def list_join_requests(group_id: int, uow: UowDep, me: CurrentAccount) -> Any:
+def list_join_requests(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> Any:
     return queries.join_requests(uow, viewer=me, group_id=group_id)
 
 
 @router.post("/groups/{group_id}/join-requests/{request_id}/decision",
              response_model=JoinRequestPublic)
-def decide_join(group_id: int, request_id: int, body: DecisionIn, uow: UowDep,
+def decide_join(group_id: IdPath, request_id: IdPath, body: DecisionIn, uow: UowDep,
                 me: CurrentAccount) -> Any:
     return actions.do_decide_join(uow, acting=me, group_id=group_id, request_id=request_id,
                                   approve=body.approve)
@@ -96,7 +96,7 @@ def decide_join(group_id: int, request_id: int, body: DecisionIn, uow: UowDep,
 
 @router.post("/groups/{group_id}/invitations", status_code=201,
              response_model=InvitationPublic)
-def invite(group_id: int, body: InviteIn, uow: UowDep, me: CurrentAccount) -> Any:
+def invite(group_id: IdPath, body: InviteIn, uow: UowDep, me: CurrentAccount) -> Any:
     return actions.do_invite(uow, acting=me, group_id=group_id, account_id=body.account_id)
 
 
@@ -106,7 +106,7 @@ def my_invitations(uow: UowDep, me: CurrentAccount) -> Any:
 
 
 @router.post("/me/invitations/{invitation_id}/accept", response_model=MyGroup)
-def accept_invitation(invitation_id: int, uow: UowDep, me: CurrentAccount,
+def accept_invitation(invitation_id: IdPath, uow: UowDep, me: CurrentAccount,
                       body: AcceptIn | None = None) -> MyGroup:
     body = body or AcceptIn()
     member: Membership = actions.do_accept_invitation(uow, acting=me, invitation_id=invitation_id,
@@ -117,7 +117,7 @@ def accept_invitation(invitation_id: int, uow: UowDep, me: CurrentAccount,
 
 
 @router.post("/groups/{group_id}/members/{account_id}/remove", status_code=204)
-def remove_member(group_id: int, account_id: int, uow: UowDep, me: CurrentAccount,
+def remove_member(group_id: IdPath, account_id: IdPath, uow: UowDep, me: CurrentAccount,
                   body: RemoveIn | None = None) -> Response:
     actions.do_remove_member(uow, acting=me, group_id=group_id, account_id=account_id,
                              reason=body.reason if body else None)
@@ -125,13 +125,13 @@ def remove_member(group_id: int, account_id: int, uow: UowDep, me: CurrentAccoun
 
 
 @router.post("/groups/{group_id}/leave", status_code=204)
-def leave(group_id: int, uow: UowDep, me: CurrentAccount) -> Response:
+def leave(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> Response:
     actions.do_leave(uow, acting=me, group_id=group_id)
     return Response(status_code=204)
 
 
 @router.post("/groups/{group_id}/members/{account_id}/mute", status_code=204)
-def mute(group_id: int, account_id: int, body: MuteIn, uow: UowDep,
+def mute(group_id: IdPath, account_id: IdPath, body: MuteIn, uow: UowDep,
          me: CurrentAccount) -> Response:
     actions.do_mute(uow, acting=me, group_id=group_id, account_id=account_id,
                     seconds=body.seconds, reason=body.reason)
@@ -139,25 +139,25 @@ def mute(group_id: int, account_id: int, body: MuteIn, uow: UowDep,
 
 
 @router.post("/groups/{group_id}/members/{account_id}/unmute", status_code=204)
-def unmute(group_id: int, account_id: int, uow: UowDep, me: CurrentAccount) -> Response:
+def unmute(group_id: IdPath, account_id: IdPath, uow: UowDep, me: CurrentAccount) -> Response:
     actions.do_unmute(uow, acting=me, group_id=group_id, account_id=account_id)
     return Response(status_code=204)
 
 
 @router.post("/groups/{group_id}/members/{account_id}/role", status_code=204)
-def set_role(group_id: int, account_id: int, body: RoleIn, uow: UowDep,
+def set_role(group_id: IdPath, account_id: IdPath, body: RoleIn, uow: UowDep,
              me: CurrentAccount) -> Response:
     actions.do_set_role(uow, acting=me, group_id=group_id, account_id=account_id, role=body.role)
     return Response(status_code=204)
 
 
 @router.put("/groups/{group_id}/rules", response_model=GroupPublic)
-def pin_rules(group_id: int, body: RulesIn, uow: UowDep, me: CurrentAccount) -> Group:
+def pin_rules(group_id: IdPath, body: RulesIn, uow: UowDep, me: CurrentAccount) -> Group:
     return actions.do_pin_rules(uow, acting=me, group_id=group_id, text=body.text)
 
 
 @router.post("/groups/{group_id}/transfer", response_model=GroupPublic)
-def transfer_founder(group_id: int, body: TransferIn, uow: UowDep,
+def transfer_founder(group_id: IdPath, body: TransferIn, uow: UowDep,
                      me: CurrentAccount) -> Group:
     return actions.do_transfer_founder(uow, acting=me, group_id=group_id,
                                        account_id=body.account_id)

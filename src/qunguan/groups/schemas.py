@@ -56,7 +56,8 @@ class MemberPublic(BaseModel):
 
 class JoinRequestIn(BaseModel):
     note: str | None = Field(None, max_length=500)
-    rules_version: int | None = Field(None, description="The rules version acknowledged")
+    rules_version: int | None = Field(None, ge=0, le=2**31 - 1,
+                                      description="The rules version acknowledged")
 
 
 class JoinRequestPublic(BaseModel):
@@ -75,8 +76,11 @@ class DecisionIn(BaseModel):
     approve: bool
 
 
+MAX_ID = 2**63 - 1  # ids are signed 64-bit
+
+
 class InviteIn(BaseModel):
-    account_id: int
+    account_id: int = Field(ge=1, le=MAX_ID)
 
 
 class InvitationPublic(BaseModel):
@@ -112,4 +116,4 @@ class RoleIn(BaseModel):
 
 
 class TransferIn(BaseModel):
-    account_id: int
+    account_id: int = Field(ge=1, le=MAX_ID)

@@ -25,7 +25,7 @@ from qunguan.identity.schemas import (
     VerificationPublic,
 )
 from qunguan.identity.verification import PROVIDERS
-from qunguan.kernel.web import UowDep
+from qunguan.kernel.web import IdPath, UowDep
 
 router = APIRouter(prefix="/api", tags=["identity"])
 
@@ -70,7 +70,7 @@ def update_me(body: ProfileUpdate, uow: UowDep, me: CurrentAccount) -> Account:
 
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic)
-def get_account(account_id: int, uow: UowDep, me: CurrentAccount) -> AccountPublic:
+def get_account(account_id: IdPath, uow: UowDep, me: CurrentAccount) -> AccountPublic:
     return account_public(queries.get_account(uow, account_id), uow.settings.show_ip_province)
 
 
@@ -101,7 +101,7 @@ def list_verifications(uow: UowDep, me: CurrentAccount, status: str | None = Non
 
 @router.post("/officer/verifications/{verification_id}/decision",
              response_model=VerificationPublic)
-def decide_verification(verification_id: int, body: DecisionIn, uow: UowDep,
+def decide_verification(verification_id: IdPath, body: DecisionIn, uow: UowDep,
                         me: CurrentAccount) -> Any:
     return actions.do_decide_verification(uow, acting=me, verification_id=verification_id,
                                           approve=body.approve, note=body.note)
@@ -109,7 +109,7 @@ def decide_verification(verification_id: int, body: DecisionIn, uow: UowDep,
 
 @router.post("/officer/verifications/{verification_id}/reveal",
              response_model=RevealedIdentity, tags=["vault"])
-def reveal_identity(verification_id: int, body: RevealIn, uow: UowDep,
+def reveal_identity(verification_id: IdPath, body: RevealIn, uow: UowDep,
                     me: CurrentAccount) -> RevealedIdentity:
     """Vault path: an audited read of a submitted identity, for review."""
     fields = actions.do_reveal_identity(uow, acting=me, verification_id=verification_id,
@@ -119,7 +119,7 @@ def reveal_identity(verification_id: int, body: RevealIn, uow: UowDep,
 
 
 @router.post("/officer/accounts/{account_id}/blacklist", status_code=201)
-def blacklist_account(account_id: int, body: BlacklistIn, uow: UowDep,
+def blacklist_account(account_id: IdPath, body: BlacklistIn, uow: UowDep,
                       me: CurrentAccount) -> dict[str, Any]:
     row = actions.do_blacklist_account(uow, acting=me, account_id=account_id, reason=body.reason)
     return {"account_id": account_id, "blacklisted_at": row.created_at.isoformat()}

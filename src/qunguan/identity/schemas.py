@@ -9,15 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class RegisterIn(BaseModel):
-    phone: SecretStr = Field(description="Mainland mobile number; sealed in the vault.")
-    password: SecretStr
+    phone: SecretStr = Field(description="Mainland mobile number; sealed in the vault.",
+                             max_length=32)
+    password: SecretStr = Field(min_length=1, max_length=1024)
     display_name: str = Field(max_length=200)
     avatar_text: str | None = Field(None, max_length=20)
 
 
 class LoginIn(BaseModel):
-    phone: SecretStr
-    password: SecretStr
+    phone: SecretStr = Field(max_length=32)
+    password: SecretStr = Field(max_length=1024)
 
 
 class ProfileUpdate(BaseModel):

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import threading
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from stdnum.util import clean
 from qunguan.identity.models import VaultRecord
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
+from qunguan.kernel.text import is_storable
 from qunguan.kernel.uow import HasId, UnitOfWork, record_audit
 
 NONCE_BYTES = 12
@@ -197,7 +199,9 @@ def _known_region(number: str) -> bool:
 
 
 def check_legal_name(name: str) -> str:
-    name = name.strip()
+    name = unicodedata.normalize("NFKC", name).strip()
+    if not name.isprintable() or not is_storable(name):
+        raise QunguanError("invalid_legal_name", "The legal name contains control characters.")
     if not 1 <= len(name) <= 64:
         raise QunguanError("invalid_legal_name", "The legal name must have 1 to 64 characters.")
     return name

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -58,6 +58,11 @@ def get_uow(request: Request) -> Iterator[UnitOfWork]:
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
+
+# Every row id fits a signed 64-bit integer; bounding path ids here answers 422 before a
+# value the database cannot hold gets near it.
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def error_response(status: int, code: str, message: str,

@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from qunguan.groups import queries as group_queries
 from qunguan.identity import CurrentAccount
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
-from qunguan.kernel.web import UowDep
+from qunguan.kernel.web import IdPath, UowDep
 from qunguan.messaging import actions, queries
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.schemas import (
-    MAX_ID,
     DeleteIn,
     ForwardIn,
     MessageCreate,
@@ -29,15 +28,13 @@ from qunguan.messaging.schemas import (
 router = APIRouter(prefix="/api", tags=["messaging"])
 log = logging.getLogger(__name__)
 
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
 
 def _one(uow: UowDep, message: Any) -> MessagePublic:
     return MessagePublic.model_validate(queries.render(uow, [message])[0])
 
 
 @router.post("/groups/{group_id}/messages", status_code=201, response_model=MessagePublic)
-def send_message(group_id: PathId, body: MessageCreate, uow: UowDep,
+def send_message(group_id: IdPath, body: MessageCreate, uow: UowDep,
                  me: CurrentAccount) -> MessagePublic:
     plan = actions.check_send_message(uow, acting=me, group_id=group_id, text=body.text,
                                       reply_to_id=body.reply_to_id, mentions=body.mentions,
@@ -49,7 +46,7 @@ def send_message(group_id: PathId, body: MessageCreate, uow: UowDep,
 
 
 @router.get("/groups/{group_id}/messages", response_model=MessagePage)
-def list_messages(group_id: PathId, uow: UowDep, me: CurrentAccount, before: str | None = None,
+def list_messages(group_id: IdPath, uow: UowDep, me: CurrentAccount, before: str | None = None,
                   limit: int = 50) -> MessagePage:
     rows, cursor = queries.history(uow, viewer=me, group_id=group_id, before=before,
                                    limit=limit)
@@ -58,13 +55,13 @@ def list_messages(group_id: PathId, uow: UowDep, me: CurrentAccount, before: str
 
 
 @router.get("/messages/{message_id}", response_model=MessagePublic)
-def get_message(message_id: PathId, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def get_message(message_id: IdPath, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, queries.access_message(uow, viewer=me, message_id=message_id))
 
 
 @router.post("/messages/{message_id}/forward", status_code=201,
              response_model=list[MessagePublic])
-def forward(message_id: PathId, body: ForwardIn, uow: UowDep,
+def forward(message_id: IdPath, body: ForwardIn, uow: UowDep,
             me: CurrentAccount) -> list[MessagePublic]:
     plan = actions.check_forward(uow, acting=me, message_id=message_id,
                                  group_ids=body.group_ids, confirmed=body.confirm)
@@ -73,12 +70,12 @@ def forward(message_id: PathId, body: ForwardIn, uow: UowDep,
 
 
 @router.post("/messages/{message_id}/recall", response_model=MessagePublic)
-def recall(message_id: PathId, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def recall(message_id: IdPath, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, actions.do_recall(uow, acting=me, message_id=message_id))
 
 
 @router.post("/messages/{message_id}/delete", response_model=MessagePublic)
-def delete(message_id: PathId, body: DeleteIn, uow: UowDep, me: CurrentAccount) -> MessagePublic:
+def delete(message_id: IdPath, body: DeleteIn, uow: UowDep, me: CurrentAccount) -> MessagePublic:
     return _one(uow, actions.do_delete_message(uow, acting=me, message_id=message_id,
                                                reason=body.reason))
 
