@@ -31,6 +31,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "ip_location_file": ("/srv/ip.csv", Path("/srv/ip.csv")),
     "trusted_proxy_header": ("X-Forwarded-For", "X-Forwarded-For"),
     "screening_fail_closed": ("true", True),
+    "max_concurrent_requests": ("8", 8),
     "outbox_poll_seconds": ("0.5", 0.5),
     "run_workers": ("false", False),
     "network_id_sandbox_secret": ("s3cret", "s3cret"),

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import sessionmaker
@@ -21,7 +22,7 @@ from qunguan.kernel.db import make_engine
 from qunguan.kernel.events import EventBus
 from qunguan.kernel.outbox import OutboxWorker
 from qunguan.kernel.uow import UnitOfWorkFactory
-from qunguan.kernel.web import install_error_handlers
+from qunguan.kernel.web import ConcurrencyLimit, install_error_handlers
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.routes import router as messaging_router
 from qunguan.migrations import SchemaError, check_schema
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
+        # More threads than admitted requests, so an admitted request always finds one.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.max_concurrent_requests + 8)
         if settings.run_workers:
             worker.start()
         try:
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.bus = bus
     app.state.hub = hub
     install_error_handlers(app)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     for router in (identity_router, groups_router, messaging_router):
         app.include_router(router)
 

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         False, description="When a pre-send detector fails: false delivers the message (the "
         "failure is logged), true holds it for human review.",
     )
+    max_concurrent_requests: int = Field(
+        32, ge=1, description="HTTP requests admitted into the application at once; more wait "
+        "their turn. The worker thread pool is sized above it (see docs/architecture.md).",
+    )
     outbox_poll_seconds: float = Field(
         1.0, description="How often the embedded outbox worker looks for new events."
     )

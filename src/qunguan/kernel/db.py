@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,10 +50,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Sync routes and dependencies run on AnyIO's thread pool (40 threads). The pool must hold at
-# least that many connections: otherwise every thread can end up waiting for a connection
-# while the requests holding them wait for a thread to run their teardown (a deadlock that
-# only breaks at the pool timeout).
+# Sync routes and dependencies run on AnyIO's thread pool (40 threads, see
+# kernel.web.ConcurrencyLimit). The pool holds at least that many connections: otherwise every
+# thread can end up waiting for a connection while the requests holding them wait for a
+# thread to run their teardown (a deadlock that only breaks at the pool timeout).
 POOL_SIZE = 40
 
 
@@ -59,12 +61,56 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+SQLITE_LOCK_TIMEOUT = 30.0
+
+
+def _serialise_writers(engine: Engine) -> None:
+    """One transaction at a time per SQLite engine, handed over through a Python lock.
+
+    Every transaction starts with ``BEGIN IMMEDIATE``, so a read transaction that later writes
+    cannot fail with "database is locked" halfway. Waiting for SQLite's own lock means polling
+    with growing sleeps, which is unfair: under 64 concurrent clients some requests starved
+    past the 30 s busy timeout. Waiters on a Python lock are woken by the release instead.
+    The lock is released when SQLAlchemy commits or rolls back (just before the driver call;
+    the busy timeout covers that instant) and, as a safety net, when the connection goes back
+    to the pool.
+    """
+    lock = threading.Lock()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop("qunguan_write_lock", False):
+            lock.release()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if not lock.acquire(timeout=SQLITE_LOCK_TIMEOUT):
+            raise sqlite3.OperationalError("database is locked (waited for the write lock)")
+        conn.info["qunguan_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            release(conn.info)
+            raise
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Any) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Any) -> None:
+        release(conn.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            release(record.info)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine tuned for the backend.
 
-    SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-    ``BEGIN IMMEDIATE``: writers queue on the busy timeout instead of failing with
-    "database is locked" when a read transaction later tries to write.
+    SQLite runs in WAL mode with foreign keys on, and its transactions are serialised (see
+    ``_serialise_writers``).
     """
     if is_sqlite(url):
         database = make_url(url).database
@@ -86,10 +132,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _serialise_writers(engine)
         return engine
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", 20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.ids import new_token
@@ -123,3 +125,30 @@ def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
                 request.url.path, exc.__class__.__name__)
     return error_response(422, "invalid_request", "A value in the request cannot be stored: "
                           "a number out of range or text with a NUL character.", {"fields": []})
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most ``limit`` HTTP requests inside the application at once.
+
+    Sync routes and dependencies run on a bounded thread pool, and one request hops between
+    threads (dependencies, the route, the commit) while it holds database locks: a row lock
+    on PostgreSQL, the write lock on SQLite. If every pool thread were taken by requests
+    waiting for such a lock, its holder could never get the thread it needs to commit, and
+    everything would stall until a timeout. Admitting fewer requests than there are threads
+    rules that out; the rest wait here, on the event loop, holding nothing. WebSockets are
+    long-lived and pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)
