@@ -168,7 +168,8 @@ def backend(database_url: str) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path, argon2_time_cost=1,
-                    argon2_memory_cost_kib=1024, run_workers=False)
+                    argon2_memory_cost_kib=1024, run_workers=False,
+                    network_id_sandbox_secret="test-network-id-sandbox")
 
 
 @pytest.fixture

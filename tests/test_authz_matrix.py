@@ -252,7 +252,8 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "DELETE /api/sessions/current": (everyone(204), _logout),
     "GET /api/me": (everyone(200), simple("GET", "/api/me")),
     "PATCH /api/me": (everyone(200), simple("PATCH", "/api/me", {"avatar_text": "A"})),
-    "GET /api/accounts/{account_id}": (everyone(200),
+    # Profiles by id: the account itself and officers; members meet through member lists.
+    "GET /api/accounts/{account_id}": (everyone(NOT_FOUND, member=200, officer=200),
                                        simple("GET", "/api/accounts/{member}")),
     "GET /api/verification-providers": (everyone(200, anonymous=200),
                                         simple("GET", "/api/verification-providers")),

@@ -22,7 +22,12 @@ from qunguan.kernel.db import make_engine
 from qunguan.kernel.events import EventBus
 from qunguan.kernel.outbox import OutboxWorker
 from qunguan.kernel.uow import UnitOfWorkFactory
-from qunguan.kernel.web import ConcurrencyLimit, install_error_handlers
+from qunguan.kernel.web import (
+    Admission,
+    ConcurrencyLimit,
+    install_error_handlers,
+    redact_server_logs,
+)
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.routes import router as messaging_router
 from qunguan.migrations import SchemaError, check_schema
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
+        redact_server_logs()
         # More threads than admitted requests, so an admitted request always finds one.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.max_concurrent_requests + 8)
@@ -74,7 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.bus = bus
     app.state.hub = hub
     install_error_handlers(app)
-    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.state.admission = Admission(settings.max_concurrent_requests)
+    app.add_middleware(ConcurrencyLimit, admission=app.state.admission)
     for router in (identity_router, groups_router, messaging_router):
         app.include_router(router)
 

@@ -33,8 +33,8 @@ class Settings(BaseSettings):
         7 * 24 * 3600, description="Lifetime of a bearer token, in seconds."
     )
     login_max_failures: int = Field(
-        5, description="Failed logins per phone number (or per client address) within the "
-        "window before further attempts get too_many_attempts."
+        5, description="Failed logins per phone number within the window before further "
+        "attempts for that number get too_many_attempts."
     )
     login_max_failures_per_address: int = Field(
         50, description="Failed logins from one client address within the window before "
@@ -88,10 +88,11 @@ class Settings(BaseSettings):
     run_workers: bool = Field(
         True, description="Run the outbox worker inside the server process (embedded default)."
     )
-    network_id_sandbox_secret: str = Field(
-        "qunguan-network-id-sandbox",
+    network_id_sandbox_secret: str | None = Field(
+        None,
         description="Shared secret of the sandbox 网号/网证 verifier: tokens signed with it are "
-        "accepted. Replace the provider for production.",
+        "accepted. Unset (the default), the network_id provider refuses every credential; set "
+        "it only for demos and tests, and register a real adapter for production.",
     )
 
     @property

@@ -131,4 +131,5 @@ def seed_demo(uow: UnitOfWork) -> bool:
     messaging.do_forward(uow, plan, acting=people["manager"])
     record_audit(uow, EventType.DEMO_SEEDED, acting=system, subject_type="demo",
                  extra={"accounts": len(CAST), "groups": 3})
+    uow.emit(EventType.DEMO_SEEDED, accounts=len(CAST), groups=3)
     return True

@@ -213,16 +213,24 @@ def test_profile_needs_a_token(api: Api) -> None:
 
 
 def test_account_public_shows_no_personal_data(api: Api, cast: Cast) -> None:
-    r = api.get(f"/api/accounts/{cast.member.id}", as_=cast.outsider)
+    r = api.get(f"/api/accounts/{cast.member.id}", as_=cast.officer)
     assert r.status_code == 200
     body = r.json()
     assert set(body) == PUBLIC_FIELDS
     assert body == {"id": cast.member.id, "display_name": "成员丁", "avatar_text": None,
                     "verified": True, "officer": False, "ip_province": None}
-    r = api.get(f"/api/accounts/{cast.newcomer.id}", as_=cast.member)
+    assert api.get(f"/api/accounts/{cast.member.id}", as_=cast.member).json() == body
+    r = api.get(f"/api/accounts/{cast.newcomer.id}", as_=cast.officer)
     assert r.json()["verified"] is False
-    r = api.get(f"/api/accounts/{cast.officer.id}", as_=cast.member)
-    assert r.json()["officer"] is True
+
+
+def test_profiles_cannot_be_enumerated_by_members(api: Api, cast: Cast) -> None:
+    """Members meet through the member lists of shared groups, not by walking ids."""
+    for viewer, target in ((cast.outsider, cast.member), (cast.member, cast.officer),
+                           (cast.member, cast.member2)):
+        r = api.get(f"/api/accounts/{target.id}", as_=viewer)
+        assert r.status_code == 404
+        assert error_code(r) == "not_found"
 
 
 def test_account_lookup_errors(api: Api, app: Any, cast: Cast) -> None:

@@ -11,8 +11,8 @@ import pytest
 from qunguan.config import Settings
 from qunguan.kernel.events import EventType
 from tests.cast import Person
-from tests.conftest import Api, audit_records, error_code, register
-from tests.identity.conftest import account_row
+from tests.conftest import Api, audit_records, error_code, join_by_invitation, register
+from tests.identity.conftest import account_row, submit
 
 XFF = "X-Forwarded-For"
 
@@ -43,6 +43,16 @@ def test_registration_places_the_account(api: Api, app: Any,
         assert account_row(app, r.json()["id"]).ip_province == place
 
 
+def _shared_group(api: Api, founder: Person, member: Person) -> int:
+    """A group founded by ``founder`` (verified here) with ``member`` in it."""
+    assert submit(api, founder).status_code == 201
+    r = api.post("/api/groups", as_=founder, json={"name": "同乡群", "category": "social"})
+    assert r.status_code == 201, r.text
+    group = r.json()
+    join_by_invitation(api, group, founder, member)
+    return int(group["id"])
+
+
 def test_login_updates_the_place_and_others_see_it(api: Api, app: Any,
                                                    spares: dict[str, Person]) -> None:
     person, viewer = spares["spare"], spares["late"]
@@ -58,13 +68,18 @@ def test_login_updates_the_place_and_others_see_it(api: Api, app: Any,
     r = api.post("/api/sessions", headers={XFF: "8.8.8.8"},
                  json={"phone": person.phone, "password": person.password})
     assert r.json()["account"]["ip_province"] == "福建"
-    r = api.get(f"/api/accounts/{person.id}", as_=viewer)
+    person.token = r.json()["token"]
+    # Others see it where they meet the account: the member list of a shared group.
+    viewer_group = _shared_group(api, viewer, person)
+    r = api.get(f"/api/groups/{viewer_group}/members", as_=viewer)
     assert r.status_code == 200
-    assert r.json()["ip_province"] == "福建"
+    [row] = [m for m in r.json() if m["account_id"] == person.id]
+    assert row["ip_province"] == "福建"
 
     app.state.settings.show_ip_province = False
-    r = api.get(f"/api/accounts/{person.id}", as_=viewer)
-    assert r.json()["ip_province"] is None
+    r = api.get(f"/api/groups/{viewer_group}/members", as_=viewer)
+    [row] = [m for m in r.json() if m["account_id"] == person.id]
+    assert row["ip_province"] is None
 
 
 def test_failed_login_records_the_forwarded_address(api: Api, app: Any,

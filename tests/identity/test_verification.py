@@ -302,3 +302,13 @@ def test_legal_name_with_control_characters_is_refused(api: Api, cast: Cast, nam
     assert r.status_code == 422
     assert error_code(r) == "invalid_legal_name"
     assert api.get("/api/me", as_=cast.newcomer).json()["verification"] == "unverified"
+
+
+def test_network_id_refuses_everything_until_configured(api: Api, cast: Cast, app: Any) -> None:
+    app.state.settings.network_id_sandbox_secret = None
+    token = sign_sandbox_network_token("qunguan-network-id-sandbox", "NID-PUBLIC")
+    r = api.post("/api/me/verifications", as_=cast.newcomer,
+                 json={"provider": "network_id", "token": token})
+    assert r.status_code == 422
+    assert error_code(r) == "verification_failed"
+    assert r.json()["error"]["details"]["reason"] == "not_configured"

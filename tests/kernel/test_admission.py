@@ -6,7 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from qunguan.kernel.web import ConcurrencyLimit
+from qunguan.kernel.web import Admission, ConcurrencyLimit
 from tests.conftest import Api, Cast
 
 
@@ -23,7 +23,7 @@ def test_concurrency_limit_admits_at_most_limit_http_requests() -> None:
         await asyncio.sleep(0.01)
         inside -= 1
 
-    limited = ConcurrencyLimit(app, limit=3)
+    limited = ConcurrencyLimit(app, Admission(3))
 
     async def main() -> None:
         calls = [limited({"type": "http"}, None, None) for _ in range(12)]

@@ -122,3 +122,17 @@ def test_no_connection_is_left_checked_out(kernel_app: FastAPI, app: Any) -> Non
                 client.post(path)
     assert pool.checkedout() == 0
 
+
+
+def test_websocket_tokens_are_redacted_from_server_logs() -> None:
+    import logging
+
+    from qunguan.kernel.web import RedactTokens
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               '%s - "WebSocket %s" [accepted]', ("127.0.0.1:5000",
+                                                                  "/api/ws?token=abc.DEF-123"),
+                               None)
+    assert RedactTokens().filter(record)
+    assert "abc.DEF-123" not in record.getMessage()
+    assert "token=[redacted]" in record.getMessage()

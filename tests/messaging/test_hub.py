@@ -206,3 +206,30 @@ def test_membership_event_without_group_changes_nothing(kind: EventType) -> None
         assert conn.groups == {10}
 
     run(scenario())
+
+
+def test_membership_change_during_the_group_read_is_not_lost() -> None:
+    """The socket registers before reading its groups; a removal that commits during the
+    read must win over the (stale) read."""
+    from qunguan.kernel.events import Event, EventType
+    from qunguan.messaging.realtime import Hub
+
+    async def main() -> None:
+        hub = Hub()
+        hub.bind(asyncio.get_running_loop())
+        conn = hub.register_loading(7, 1)
+        # Committed while the groups were being read: removed from 1, added to 3.
+        hub.dispatch(Event(EventType.MEMBER_REMOVED, {}, 1, (7,)))
+        hub.dispatch(Event(EventType.MEMBER_JOINED, {}, 3, (7,)))
+        hub.load(conn, {1, 2})  # the read still saw group 1, not yet group 3
+        assert conn.groups == {2, 3}
+        hub.dispatch(Event(EventType.MESSAGE_POSTED, {"n": 1}, 1))
+        hub.dispatch(Event(EventType.MESSAGE_POSTED, {"n": 2}, 3))
+        frames = []
+        while not conn.queue.empty():
+            frames.append(conn.queue.get_nowait())
+        assert [f["type"] for f in frames] == ["member_removed", "member_joined",
+                                               "message_posted"]
+        assert frames[-1]["group_id"] == 3
+
+    asyncio.run(main())

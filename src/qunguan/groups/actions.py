@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qunguan.groups.models import (
@@ -266,10 +266,16 @@ def _target(uow: UnitOfWork, acting: Account, group_id: int, account_id: int,
 
 
 def _drop_member(uow: UnitOfWork, group: Group, member: Membership) -> None:
-    uow.session.delete(member)
+    """Delete the membership and decrement the count only if this transaction deleted it:
+    two admins removing the same member (or a removal racing a leave) count once."""
+    _lock_group(uow, group.id)
+    deleted = uow.session.execute(delete(Membership).where(Membership.id == member.id)
+                                  .execution_options(synchronize_session=False))
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        raise QunguanError("not_member", "That account is no longer a member of the group.")
+    uow.session.expunge(member)
     uow.session.execute(update(Group).where(Group.id == group.id).values(
         member_count=Group.member_count - 1).execution_options(synchronize_session=False))
-    uow.session.flush()
     uow.session.refresh(group, ["member_count"])
 
 
@@ -320,7 +326,8 @@ def do_unmute(uow: UnitOfWork, *, acting: Account, group_id: int,
 
 
 def do_pin_rules(uow: UnitOfWork, *, acting: Account, group_id: int, text: str) -> Group:
-    group, _ = require_manager(uow, viewer=acting, group_id=group_id)
+    require_manager(uow, viewer=acting, group_id=group_id)
+    group = _lock_group(uow, group_id)  # two pins must not share a version number
     text = require_storable(text, "text").strip()
     if not text or len(text) > MAX_RULES_CHARS:
         raise QunguanError("invalid_request", "Rules need 1 to 5000 characters.",

@@ -177,8 +177,9 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
         hasher(uow).hash(password)
     if not ok or account is None:
         uow.session.add(LoginAttempt(phone_index=index, source_ip=ip, at=uow.now()))
-        record_audit(uow, EventType.LOGIN_FAILED,
-                     acting=account if account else system_account(uow), subject_type="account",
+        # The attempt is anonymous: the system records it, the account is only its target.
+        record_audit(uow, EventType.LOGIN_FAILED, acting=system_account(uow),
+                     subject_type="account",
                      subject_id=account.id if account else None)
         # Kept with the failure (keep_writes) for security monitoring; addressed to no
         # account, so nothing is pushed to the sockets of the account under attack.
@@ -276,7 +277,7 @@ def do_submit_verification(uow: UnitOfWork, *, acting: Account, provider: str,
 
 def do_decide_verification(uow: UnitOfWork, *, acting: Account, verification_id: int,
                            approve: bool, note: str | None) -> Verification:
-    row = access_verification(uow, acting, verification_id)
+    row = access_verification(uow, acting, verification_id, for_update=True)
     if row.account_id == acting.id:
         raise QunguanError("forbidden", "Another officer must decide your own verification.")
     if row.status != VerificationStatus.PENDING:

@@ -63,6 +63,14 @@ def get_account(uow: UnitOfWork, account_id: int) -> Account:
     return account
 
 
+def access_account(uow: UnitOfWork, *, viewer: Account, account_id: int) -> Account:
+    """Another account's profile: for the account itself and officers. Members see each
+    other through the member lists of the groups they share, never by enumerating ids."""
+    if viewer.id != account_id and not viewer.is_officer:
+        raise QunguanError("not_found", "No such account.")
+    return get_account(uow, account_id)
+
+
 def accounts_by_ids(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, Account]:
     if not ids:
         return {}
@@ -95,9 +103,11 @@ def list_verifications(uow: UnitOfWork, viewer: Account, status: str | None) -> 
     return list(uow.session.scalars(stmt.limit(500)))
 
 
-def access_verification(uow: UnitOfWork, viewer: Account, verification_id: int) -> Verification:
+def access_verification(uow: UnitOfWork, viewer: Account, verification_id: int, *,
+                        for_update: bool = False) -> Verification:
     require_officer(viewer)
-    row = uow.session.get(Verification, verification_id)
+    row = uow.session.get(Verification, verification_id, with_for_update=for_update,
+                          populate_existing=for_update)
     if row is None:
         raise QunguanError("not_found", "No such verification.")
     return row

@@ -71,7 +71,8 @@ def update_me(body: ProfileUpdate, uow: UowDep, me: CurrentAccount) -> Account:
 
 @router.get("/accounts/{account_id}", response_model=AccountPublic)
 def get_account(account_id: IdPath, uow: UowDep, me: CurrentAccount) -> AccountPublic:
-    return account_public(queries.get_account(uow, account_id), uow.settings.show_ip_province)
+    return account_public(queries.access_account(uow, viewer=me, account_id=account_id),
+                          uow.settings.show_ip_province)
 
 
 @router.get("/verification-providers", response_model=list[ProviderPublic])

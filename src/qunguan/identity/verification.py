@@ -119,6 +119,9 @@ class NetworkIdProvider:
     def verify(self, uow: UnitOfWork, account: Account, submission: dict[str, Any]) -> Outcome:
         token = _text(submission, "token").strip()
         secret = uow.settings.network_id_sandbox_secret
+        if not secret:
+            raise QunguanError("verification_failed", "The network identity service is not "
+                               "configured on this server.", reason="not_configured")
         body, _, sig = token.partition(".")
         expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
         if not sig or not hmac.compare_digest(sig, expected):

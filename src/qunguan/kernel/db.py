@@ -94,11 +94,13 @@ def _serialise_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "commit")
     def _on_commit(conn: Any) -> None:
-        release(conn.info)
+        if not conn.invalidated:  # an invalidated one is released at pool checkin
+            release(conn.info)
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(conn: Any) -> None:
-        release(conn.info)
+        if not conn.invalidated:
+            release(conn.info)
 
     @event.listens_for(engine.pool, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from qunguan.kernel.ids import new_token
 from qunguan.kernel.uow import RequestMeta, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def request_meta(request: Request) -> RequestMeta:
@@ -33,8 +35,10 @@ def request_meta(request: Request) -> RequestMeta:
         # The trusted proxy appends the peer it saw; entries before it are client-supplied.
         ip = request.headers[header].split(",")[-1].strip()
     fingerprint = request.headers.get("x-client-fingerprint")
+    given = request.headers.get("x-request-id", "")
     return RequestMeta(source_ip=ip, source_port=port,
-                       request_id=request.headers.get("x-request-id") or new_token(9),
+                       # Only a well-formed id is kept: it lands in the audit evidence.
+                       request_id=given if _REQUEST_ID.fullmatch(given) else new_token(9),
                        client_fingerprint=fingerprint[:128] if fingerprint else None)
 
 
@@ -127,8 +131,44 @@ def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
                           "a number out of range or text with a NUL character.", {"fields": []})
 
 
+class RedactTokens(logging.Filter):
+    """Servers log request lines; a WebSocket URL carries ``?token=``. Redact it."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str)
+                                else a for a in (record.args if isinstance(record.args, tuple)
+                                                 else (record.args,)))
+        if isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_server_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+class Admission:
+    """At most ``limit`` requests inside the application at once (see ConcurrencyLimit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        if self._semaphore is None:  # created on the server's event loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        return self._semaphore
+
+
 class ConcurrencyLimit:
-    """ASGI middleware: at most ``limit`` HTTP requests inside the application at once.
+    """ASGI middleware: at most ``admission.limit`` HTTP requests inside the application.
 
     Sync routes and dependencies run on a bounded thread pool, and one request hops between
     threads (dependencies, the route, the commit) while it holds database locks: a row lock
@@ -136,19 +176,16 @@ class ConcurrencyLimit:
     waiting for such a lock, its holder could never get the thread it needs to commit, and
     everything would stall until a timeout. Admitting fewer requests than there are threads
     rules that out; the rest wait here, on the event loop, holding nothing. WebSockets are
-    long-lived and pass untouched.
+    long-lived and pass; their opening queries take a slot of the same ``Admission``.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
-        self.limit = limit
-        self._semaphore: asyncio.Semaphore | None = None
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.limit)
-        async with self._semaphore:
+        async with self.admission.semaphore:
             await self.app(scope, receive, send)

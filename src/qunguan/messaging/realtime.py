@@ -34,6 +34,9 @@ class Connection:
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     closed: bool = False
+    # Membership events that arrived while the connection's groups were being read from the
+    # database; replayed once they are known (None: groups known, follow events directly).
+    pending: list[Event] | None = None
 
     def offer(self, frame: dict[str, Any] | None) -> None:
         if self.closed:
@@ -71,6 +74,26 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return sum(len(c) for c in self._by_account.values())
+
+    def register_loading(self, account_id: int, session_id: int) -> Connection:
+        """Register before reading the account's groups, so that a membership change that
+        commits during the read is not lost: it is kept and replayed by ``load``."""
+        conn = Connection(account_id, session_id, set(), pending=[])
+        self._by_account.setdefault(account_id, set()).add(conn)
+        return conn
+
+    def load(self, conn: Connection, groups: set[int]) -> None:
+        """The groups read from the database, then the membership events seen meanwhile, in
+        order (replaying one the read already reflects changes nothing)."""
+        pending, conn.pending = conn.pending or [], None
+        for group_id in groups:
+            self._follow(conn, group_id)
+        for event in pending:
+            assert event.group_id is not None
+            if event.type in _JOIN:
+                self._follow(conn, event.group_id)
+            else:
+                self._unfollow(conn, event.group_id)
 
     def register(self, account_id: int, session_id: int, groups: set[int]) -> Connection:
         conn = Connection(account_id, session_id, set())
@@ -124,14 +147,20 @@ class Hub:
         if event.type in _JOIN and event.group_id is not None:
             for account_id in event.account_ids:
                 for conn in self._by_account.get(account_id, ()):
-                    self._follow(conn, event.group_id)
+                    if conn.pending is not None:
+                        conn.pending.append(event)
+                    else:
+                        self._follow(conn, event.group_id)
                     targets.add(conn)
         for conn in targets:
             conn.offer(frame)
         if event.type in _LEAVE and event.group_id is not None:
             for account_id in event.account_ids:
                 for conn in self._by_account.get(account_id, ()):
-                    self._unfollow(conn, event.group_id)
+                    if conn.pending is not None:
+                        conn.pending.append(event)
+                    else:
+                        self._unfollow(conn, event.group_id)
         if event.type == EventType.LOGGED_OUT:
             session_id = event.payload.get("session_id")
             for account_id in event.account_ids:

@@ -14,7 +14,7 @@ from qunguan.groups import queries as group_queries
 from qunguan.identity import CurrentAccount
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
-from qunguan.kernel.web import IdPath, UowDep
+from qunguan.kernel.web import Admission, IdPath, UowDep
 from qunguan.messaging import actions, queries
 from qunguan.messaging.realtime import Hub
 from qunguan.messaging.schemas import (
@@ -96,11 +96,20 @@ def _is_ping(text: str | None) -> bool:
     return isinstance(data, dict) and data.get("type") == "ping"
 
 
-def _open_session(websocket: WebSocket, token: str | None) -> tuple[int, int, set[int]]:
+def _authenticate(websocket: WebSocket, token: str | None) -> tuple[int, int]:
     uow = websocket.app.state.uows()
     try:
         account, session = identity_queries.authenticate_session(uow, token)
-        return account.id, session.id, group_queries.member_group_ids(uow, account.id)
+        return account.id, session.id
+    finally:
+        uow.rollback()
+        uow.close()
+
+
+def _groups_of(websocket: WebSocket, account_id: int) -> set[int]:
+    uow = websocket.app.state.uows()
+    try:
+        return group_queries.member_group_ids(uow, account_id)
     finally:
         uow.rollback()
         uow.close()
@@ -114,9 +123,10 @@ async def realtime(websocket: WebSocket) -> None:
     header = websocket.headers.get("authorization", "")
     if not token and header.lower().startswith("bearer "):
         token = header[7:].strip()
+    admission: Admission = websocket.app.state.admission
     try:
-        account_id, session_id, groups = await run_in_threadpool(_open_session, websocket,
-                                                                 token)
+        async with admission.semaphore:  # its queries need a pool thread like any request
+            account_id, session_id = await run_in_threadpool(_authenticate, websocket, token)
     except QunguanError as exc:
         # Accept first: a close before the handshake reaches a real client as a bare HTTP 403,
         # and the 4401 with its reason would never arrive.
@@ -124,8 +134,16 @@ async def realtime(websocket: WebSocket) -> None:
         await websocket.close(code=4401, reason=exc.code)
         return
     hub: Hub = websocket.app.state.hub
-    # Registered before the hello, so nothing committed meanwhile is missed.
-    conn = hub.register(account_id, session_id, groups)
+    # Registered before the groups are read: a removal that commits during the read is kept
+    # and replayed (Hub.load), so the socket cannot go on following a group it left.
+    conn = hub.register_loading(account_id, session_id)
+    try:
+        async with admission.semaphore:
+            groups = await run_in_threadpool(_groups_of, websocket, account_id)
+    except BaseException:
+        hub.unregister(conn)
+        raise
+    hub.load(conn, groups)
 
     async def pump() -> None:
         while True:

@@ -75,7 +75,10 @@ def gate(uow: UnitOfWork, context: ScreeningContext) -> Verdict:
     findings: list[Finding] = []
     for detector in pre:
         try:
-            findings.extend(detector.screen(uow, context))
+            # A savepoint, so a detector whose SQL failed cannot leave the transaction
+            # aborted for the message insert that follows.
+            with uow.savepoint():
+                findings.extend(detector.screen(uow, context))
         except Exception:
             # A broken detector must neither crash the request nor pass silently: it is
             # logged, and with QUNGUAN_SCREENING_FAIL_CLOSED the message is held for review.
