@@ -96,8 +96,11 @@ def do_register(uow: UnitOfWork, *, phone: str, password: str, display_name: str
     require_storable(password, "password")
     name = check_display_name(display_name)
     avatar = check_avatar_text(avatar_text)
+    # Hash before the first query: argon2 is deliberately slow and must not run while the
+    # transaction holds database locks (on SQLite, the one write lock of the process).
+    password_hash = hasher(uow).hash(password)
     check_phone_free(uow, index)
-    account = Account(phone_index=index, password_hash=hasher(uow).hash(password), kind=kind,
+    account = Account(phone_index=index, password_hash=password_hash, kind=kind,
                       display_name=name, avatar_text=avatar,
                       verification=VerificationStatus.UNVERIFIED, created_at=uow.now(),
                       ip_province=locate(uow.meta.source_ip, uow.settings.ip_location_file))
@@ -165,16 +168,20 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
     if limited:
         raise QunguanError("too_many_attempts", "Too many failed logins; try again later.",
                            retry_after=settings.login_window_seconds)
-    account = uow.session.scalar(select(Account).where(Account.phone_index == index))
+    found = uow.session.scalar(select(Account).where(Account.phone_index == index))
+    account_id, stored = (found.id, found.password_hash) if found else (None, None)
+    # Nothing is written yet: end the read so the slow argon2 check holds no database lock.
+    uow.end_read()
     ok = False
-    if account is not None and account.password_hash:
+    if stored:
         try:
-            ok = hasher(uow).verify(account.password_hash, password)
+            ok = hasher(uow).verify(stored, password)
         except (VerificationError, InvalidHashError):
             ok = False
     else:
         # Spend the same time as a real check so timing does not reveal registered numbers.
         hasher(uow).hash(password)
+    account = uow.session.get(Account, account_id) if account_id is not None else None
     if not ok or account is None:
         uow.session.add(LoginAttempt(phone_index=index, source_ip=ip, at=uow.now()))
         # The attempt is anonymous: the system records it, the account is only its target.

@@ -73,6 +73,13 @@ class UnitOfWork:
             del self._pending[mark:]
             raise
 
+    def end_read(self) -> None:
+        """End a transaction that has only read, releasing its locks before slow work (a
+        password hash). Refuses if anything was written or emitted: that would be lost."""
+        if self.session.new or self.session.dirty or self.session.deleted or self._pending:
+            raise RuntimeError("end_read() after writes: they would be rolled back")
+        self.session.rollback()
+
     def commit(self) -> None:
         self.session.commit()
         pending, self._pending = self._pending, []
