@@ -30,6 +30,11 @@ class Role(enum.StrEnum):
     def rank(self) -> int:
         return {"founder": 3, "admin": 2, "member": 1}[self.value]
 
+    @property
+    def badge(self) -> str | None:
+        """The in-group badge members see (GA-1)."""
+        return {"founder": "群主", "admin": "管理员"}.get(self.value)
+
 
 class JoinPolicy(enum.StrEnum):
     APPROVAL = "approval"  # anyone with the code may ask; an admin approves

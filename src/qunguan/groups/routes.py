@@ -31,7 +31,6 @@ from qunguan.kernel.web import IdPath, UowDep
 
 router = APIRouter(prefix="/api", tags=["groups"])
 
-BADGES = {Role.FOUNDER: "群主", Role.ADMIN: "管理员"}
 
 
 @router.post("/groups", status_code=201, response_model=GroupPublic)
@@ -64,7 +63,7 @@ def list_members(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> list[Memb
     show_ip = uow.settings.show_ip_province
     return [MemberPublic(account_id=m.account_id, display_name=accounts[m.account_id].display_name,
                          avatar_text=accounts[m.account_id].avatar_text, role=m.role,
-                         badge=BADGES.get(Role(m.role)),
+                         badge=Role(m.role).badge,
                          verified=accounts[m.account_id].is_verified,
                          muted_until=m.muted_until,
                          ip_province=accounts[m.account_id].ip_province if show_ip else None)

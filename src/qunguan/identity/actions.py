@@ -340,6 +340,7 @@ def do_blacklist_account(uow: UnitOfWork, *, acting: Account, account_id: int,
     account.closed_at = uow.now()
     # Free the unique index so the same identity can be recognised, and refused, elsewhere.
     account.identity_index = None
+    account.verification = VerificationStatus.REJECTED  # no longer counts as verified
     for token in uow.session.scalars(select(AuthToken).where(
             AuthToken.account_id == account.id, AuthToken.revoked_at.is_(None))):
         token.revoked_at = uow.now()

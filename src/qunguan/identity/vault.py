@@ -259,11 +259,6 @@ def seal_phone(uow: UnitOfWork, *, account_id: int, raw: str) -> SealedIdentity:
     return SealedIdentity(row.id, index)
 
 
-def resident_identity_index(uow: UnitOfWork, id_number: str) -> str:
-    canonical = check_resident_id(id_number, uow.now().date())
-    return blind_index(key_provider(uow), "resident_id", canonical)
-
-
 def seal_resident_identity(uow: UnitOfWork, *, account_id: int, legal_name: str,
                            id_number: str) -> SealedIdentity:
     name = check_legal_name(legal_name)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import NewType
 
-AccountId = NewType("AccountId", int)
-GroupId = NewType("GroupId", int)
-MessageId = NewType("MessageId", int)
+# Row ids are signed 64-bit (BIGINT on PostgreSQL, INTEGER on SQLite); anything larger
+# must be refused at the edge rather than fail in the database driver.
+MAX_ID = 2**63 - 1
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type from a poster.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qunguan.kernel.errors import QunguanError
-from qunguan.kernel.ids import new_token
+from qunguan.kernel.ids import MAX_ID, new_token
 from qunguan.kernel.uow import RequestMeta, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,6 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 # Every row id fits a signed 64-bit integer; bounding path ids here answers 422 before a
 # value the database cannot hold gets near it.
-MAX_ID = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

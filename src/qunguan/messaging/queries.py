@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from qunguan.groups import Role
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
 
-BADGES = {"founder": "群主", "admin": "管理员"}
 MAX_PAGE = 200
-MAX_ID = 2**63 - 1  # BIGINT: a larger id fails in the database driver, not with a 4xx
 
 
 def encode_cursor(message_id: int) -> str:
@@ -102,7 +102,8 @@ def render(uow: UnitOfWork, messages: Sequence[Message], *,
             "sender": {"id": m.sender_id,
                        "display_name": sender.display_name if sender else "?",
                        "avatar_text": sender.avatar_text if sender else None,
-                       "role": role, "badge": BADGES.get(role)},
+                       "role": role,
+                       "badge": Role(role).badge if role in set(Role) else None},
             "text": m.text, "recalled": m.recalled_at is not None,
             "reply_to_id": m.reply_to_id, "mentions": sorted(mention_map.get(m.id, [])),
             "origin_id": origin, "parent_id": m.parent_id, "hop": m.hop,
@@ -127,11 +128,6 @@ def history(uow: UnitOfWork, *, viewer: Account, group_id: int, before: str | No
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].id) if more and rows else None)
-
-
-def forward_count(uow: UnitOfWork, origin_id: int) -> int:
-    return int(uow.session.scalar(select(ForwardCount.forwards).where(
-        ForwardCount.origin_id == origin_id)) or 0)
 
 
 def copies(uow: UnitOfWork, origin_id: int) -> list[Message]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import context
 from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import make_url
 
-from qunguan.kernel.db import Base, is_sqlite, make_engine
+from qunguan.kernel.db import Base, is_sqlite
 from qunguan.models import load_all_models
 
 load_all_models()
@@ -31,8 +34,13 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = (make_engine(url, poolclass=pool.NullPool) if is_sqlite(url)
-              else create_engine(url, poolclass=pool.NullPool))
+    # A plain engine: with SQLite foreign keys left off, a batch migration may rebuild a
+    # table that others reference (Alembic's recommendation).
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata,
                           render_as_batch=True)
