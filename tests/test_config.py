@@ -18,6 +18,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "token_ttl_seconds": ("60", 60),
     "login_max_failures": ("3", 3),
     "login_max_failures_per_address": ("7", 7),
+    "login_max_failures_per_phone": ("9", 9),
     "login_window_seconds": ("30", 30),
     "argon2_time_cost": ("2", 2),
     "argon2_memory_cost_kib": ("2048", 2048),

@@ -33,8 +33,12 @@ class Settings(BaseSettings):
         7 * 24 * 3600, description="Lifetime of a bearer token, in seconds."
     )
     login_max_failures: int = Field(
-        5, description="Failed logins per phone number within the window before further "
-        "attempts for that number get too_many_attempts."
+        5, description="Failed logins for one phone number from one client address within "
+        "the window before further attempts from there get too_many_attempts."
+    )
+    login_max_failures_per_phone: int = Field(
+        50, description="Failed logins for one phone number from all addresses together "
+        "within the window before every further attempt for it gets too_many_attempts.",
     )
     login_max_failures_per_address: int = Field(
         50, description="Failed logins from one client address within the window before "

@@ -89,3 +89,34 @@ def test_failed_login_records_the_forwarded_address(api: Api, app: Any,
     assert error_code(r) == "invalid_credentials"
     [audit] = audit_records(app, EventType.LOGIN_FAILED)
     assert audit.source_ip == "1.2.3.4"
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_the_member_out(
+        api: Api, spares: dict[str, Person], settings: Settings) -> None:
+    person = spares["spare"]
+    register(api, person)
+    for _ in range(settings.login_max_failures):
+        r = api.post("/api/sessions", headers={XFF: "1.2.3.4"},
+                     json={"phone": person.phone, "password": "wrong-password"})
+        assert r.status_code == 401
+    r = api.post("/api/sessions", headers={XFF: "1.2.3.4"},
+                 json={"phone": person.phone, "password": person.password})
+    assert r.status_code == 429
+    assert error_code(r) == "too_many_attempts"
+    r = api.post("/api/sessions", headers={XFF: "5.6.7.8"},
+                 json={"phone": person.phone, "password": person.password})
+    assert r.status_code == 201, r.text
+
+
+def test_distributed_guessing_hits_the_per_phone_budget(
+        api: Api, spares: dict[str, Person], settings: Settings) -> None:
+    person = spares["spare"]
+    register(api, person)
+    settings.login_max_failures_per_phone = 6
+    for i in range(6):
+        r = api.post("/api/sessions", headers={XFF: f"9.9.9.{i}"},
+                     json={"phone": person.phone, "password": "wrong-password"})
+        assert r.status_code == 401
+    r = api.post("/api/sessions", headers={XFF: "9.9.8.1"},
+                 json={"phone": person.phone, "password": person.password})
+    assert r.status_code == 429

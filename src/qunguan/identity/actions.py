@@ -149,10 +149,29 @@ class LoginResult:
     account: Account
 
 
-def _recent_failures(uow: UnitOfWork, column: Any, value: str) -> int:
+def _recent_failures(uow: UnitOfWork, *conditions: Any) -> int:
     since = uow.now() - timedelta(seconds=uow.settings.login_window_seconds)
     return int(uow.session.scalar(select(func.count(LoginAttempt.id)).where(
-        column == value, LoginAttempt.at > since)) or 0)
+        LoginAttempt.at > since, *conditions)) or 0)
+
+
+def _login_limited(uow: UnitOfWork, index: str, ip: str | None) -> bool:
+    """Three budgets of failed logins within the window: one phone number from one address
+    (the tight one), one address over all numbers (spraying), and one number over all
+    addresses (distributed guessing). Keying the tight budget on the pair means nobody can
+    lock a colleague out of their account from elsewhere with a few wrong passwords."""
+    s = uow.settings
+    by_phone = LoginAttempt.phone_index == index
+    if ip is not None:
+        by_ip = LoginAttempt.source_ip == ip
+        if _recent_failures(uow, by_phone, by_ip) >= s.login_max_failures:
+            return True
+        if _recent_failures(uow, by_ip) >= s.login_max_failures_per_address:
+            return True
+    elif _recent_failures(uow, by_phone, LoginAttempt.source_ip.is_(None)) >= \
+            s.login_max_failures:
+        return True
+    return _recent_failures(uow, by_phone) >= s.login_max_failures_per_phone
 
 
 def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
@@ -161,11 +180,7 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
         raise QunguanError("invalid_credentials", "Wrong phone number or password.")
     settings = uow.settings
     ip = uow.meta.source_ip
-    limited = _recent_failures(uow, LoginAttempt.phone_index, index) >= settings.login_max_failures
-    if ip and not limited:
-        limited = (_recent_failures(uow, LoginAttempt.source_ip, ip)
-                   >= settings.login_max_failures_per_address)
-    if limited:
+    if _login_limited(uow, index, ip):
         raise QunguanError("too_many_attempts", "Too many failed logins; try again later.",
                            retry_after=settings.login_window_seconds)
     found = uow.session.scalar(select(Account).where(Account.phone_index == index))
