@@ -32,11 +32,12 @@ def access_group(uow: UnitOfWork, *, viewer: Account, group_id: int) -> Group:
 def access_membership(uow: UnitOfWork, *, viewer: Account,
                       group_id: int) -> tuple[Group, Membership]:
     """The group and the viewer's own membership; not_found if they are not a member."""
-    group = uow.session.get(Group, group_id)
-    mine = membership(uow, group_id, viewer.id) if group is not None else None
-    if group is None or mine is None:
+    found = uow.session.execute(select(Group, Membership).join(
+        Membership, Membership.group_id == Group.id).where(
+        Group.id == group_id, Membership.account_id == viewer.id)).first()
+    if found is None:
         raise _not_found()
-    return group, mine
+    return found[0], found[1]
 
 
 def group_by_code(uow: UnitOfWork, code: str) -> Group:
