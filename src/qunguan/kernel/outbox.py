@@ -99,8 +99,9 @@ class OutboxWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                while process_batch(self.uows) and not self._stop.is_set():
-                    pass
+                drained = process_batch(self.uows)
+                while drained and not self._stop.is_set():  # a full batch: more may wait
+                    drained = process_batch(self.uows)
             except Exception:
                 log.exception("outbox pass failed")
             self._stop.wait(self.poll_seconds)

@@ -178,6 +178,6 @@ async def realtime(websocket: WebSocket) -> None:
             try:
                 await task
             except (asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                pass
+                continue
             except Exception:
                 log.exception("realtime connection of account %s failed", account_id)
