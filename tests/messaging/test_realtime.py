@@ -284,3 +284,27 @@ def test_closed_sockets_are_unregistered(api: Api, cast: Cast) -> None:
 
 def app_hub_connections(api: Api) -> int:
     return int(api.client.app.state.hub.connection_count)  # type: ignore[attr-defined]
+
+
+def test_socket_closes_when_its_token_expires(api: Api, cast: Cast, app: Any) -> None:
+    """A socket lives no longer than its token (here: one that has 0.3 s left)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from qunguan.identity.models import AuthToken
+    from qunguan.identity.queries import token_hash
+
+    clock = app.state.uows.clock
+    uow = app.state.uows()
+    uow.session.execute(update(AuthToken).where(
+        AuthToken.token_hash == token_hash(cast.member.token)).values(
+        expires_at=clock.now() + timedelta(seconds=0.3)))
+    uow.commit()
+    uow.close()
+    with api.client.websocket_connect(f"/api/ws?token={cast.member.token}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4401
+        assert closed.value.reason == "token_expired"

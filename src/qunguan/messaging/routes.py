@@ -96,11 +96,12 @@ def _is_ping(text: str | None) -> bool:
     return isinstance(data, dict) and data.get("type") == "ping"
 
 
-def _authenticate(websocket: WebSocket, token: str | None) -> tuple[int, int]:
+def _authenticate(websocket: WebSocket, token: str | None) -> tuple[int, int, float]:
+    """The account, the session and the seconds the token has left."""
     uow = websocket.app.state.uows()
     try:
         account, session = identity_queries.authenticate_session(uow, token)
-        return account.id, session.id
+        return account.id, session.id, (session.expires_at - uow.now()).total_seconds()
     finally:
         uow.rollback()
         uow.close()
@@ -126,7 +127,8 @@ async def realtime(websocket: WebSocket) -> None:
     admission: Admission = websocket.app.state.admission
     try:
         async with admission.semaphore:  # its queries need a pool thread like any request
-            account_id, session_id = await run_in_threadpool(_authenticate, websocket, token)
+            account_id, session_id, lifetime = await run_in_threadpool(_authenticate, websocket,
+                                                                       token)
     except QunguanError as exc:
         # Accept first: a close before the handshake reaches a real client as a bare HTTP 403,
         # and the 4401 with its reason would never arrive.
@@ -145,9 +147,17 @@ async def realtime(websocket: WebSocket) -> None:
         raise
     hub.load(conn, groups)
 
+    expires = asyncio.get_running_loop().time() + lifetime
+
     async def pump() -> None:
         while True:
-            frame = await conn.queue.get()
+            remaining = expires - asyncio.get_running_loop().time()
+            try:
+                # The socket lives no longer than its token.
+                frame = await asyncio.wait_for(conn.queue.get(), timeout=max(remaining, 0))
+            except TimeoutError:
+                await websocket.close(code=4401, reason="token_expired")
+                return
             if frame is None:
                 await websocket.close(code=4000, reason="closed")
                 return
