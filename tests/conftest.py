@@ -112,6 +112,24 @@ def pg_server() -> str | None:
     return url
 
 
+def _drop_orphans(conn: psycopg.Connection[Any], url: str) -> None:
+    """Drop databases of earlier runs on this machine whose process is gone (a run killed
+    before its teardown). Only for a server on this machine: pids mean nothing elsewhere."""
+    if make_url(url).host not in ("127.0.0.1", "localhost", "::1"):
+        return
+    rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'qunguan_test_%'")
+    for (datname,) in rows.fetchall():
+        parts = datname.split("_")
+        if len(parts) != 4 or not parts[2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:
+            conn.execute(f'DROP DATABASE IF EXISTS "{datname}" WITH (FORCE)')
+        except PermissionError:  # alive, owned by someone else
+            continue
+
+
 @pytest.fixture(scope="session")
 def pg_database(pg_server: str | None) -> Iterator[str | None]:
     """A database of this run's own, migrated once, dropped at the end."""
@@ -121,6 +139,7 @@ def pg_database(pg_server: str | None) -> Iterator[str | None]:
     name = f"qunguan_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = _admin_conninfo(pg_server)
     with psycopg.connect(admin, autocommit=True) as conn:
+        _drop_orphans(conn, pg_server)
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
     try:
