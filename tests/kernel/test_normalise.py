@@ -27,7 +27,7 @@ def test_variants_meet(a: str, b: str) -> None:
 
 def test_keeps_what_carries_meaning() -> None:
     assert normalise("明天上午九点停水") == "明天上午九点停水"
-    assert normalise("短链 http://t.cn/A6xyz") == "短链 t.cn/a6xyz"
+    assert normalise("短链 http://t.cn/A6xyz") == "短链 t.cn/A6xyz"  # short-link codes keep case
     assert normalise("hello, world") == "hello, world"
 
 
@@ -36,3 +36,18 @@ def test_fingerprint_follows_normalisation() -> None:
     assert fingerprint("机密文件") != fingerprint("公开文件")
     # Only emoji: fingerprinted as written, so different emoji do not collide.
     assert fingerprint("😀") != fingerprint("😢")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("转账给我100元", "账给我100元"),              # a leading 转 is a word, not boilerplate
+    ("[谣言]张三死了", "[辟谣]张三死了"),            # labels that carry meaning stay
+    ("[2024]年报告", "年报告"),
+    ("点击https://t.cn/AbC你知道吗?这是真的吗?", "点击https://t.cn/AbC你知道吗?那是假的吗?"),
+    ("http://t.cn/AbC", "http://t.cn/aBc"),
+])
+def test_different_texts_stay_apart(a: str, b: str) -> None:
+    assert normalise(a) != normalise(b)
+
+
+def test_line_separator_is_a_space_not_a_join() -> None:
+    assert normalise("foo\u2028bar") == "foo bar"

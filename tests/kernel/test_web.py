@@ -136,3 +136,15 @@ def test_websocket_tokens_are_redacted_from_server_logs() -> None:
     assert RedactTokens().filter(record)
     assert "abc.DEF-123" not in record.getMessage()
     assert "token=[redacted]" in record.getMessage()
+
+
+def test_token_redaction_handles_mapping_arguments() -> None:
+    import logging
+
+    from qunguan.kernel.web import RedactTokens
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
+                               "%(path)s accepted", None, None)
+    record.args = {"path": "/api/ws?token=secret-1"}
+    assert RedactTokens().filter(record)
+    assert record.getMessage() == "/api/ws?token=[redacted] accepted"

@@ -196,7 +196,15 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
     else:
         # Spend the same time as a real check so timing does not reveal registered numbers.
         hasher(uow).hash(password)
+    # A rehash after the cost settings changed is slow too: also outside the transaction.
+    rehashed = hasher(uow).hash(password) if ok and stored and \
+        hasher(uow).check_needs_rehash(stored) else None
     account = uow.session.get(Account, account_id) if account_id is not None else None
+    # Counted again now the write transaction holds the lock: parallel guesses that all
+    # passed the first check before any failure was recorded cannot all get in.
+    if ok and _login_limited(uow, index, ip):
+        raise QunguanError("too_many_attempts", "Too many failed logins; try again later.",
+                           retry_after=settings.login_window_seconds)
     if not ok or account is None:
         uow.session.add(LoginAttempt(phone_index=index, source_ip=ip, at=uow.now()))
         # The attempt is anonymous: the system records it, the account is only its target.
@@ -209,8 +217,8 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
         raise QunguanError("invalid_credentials", "Wrong phone number or password.").keep_writes()
     if account.closed_at is not None:
         raise QunguanError("account_closed", "The account is closed.")
-    if hasher(uow).check_needs_rehash(account.password_hash or ""):
-        account.password_hash = hasher(uow).hash(password)
+    if rehashed is not None:
+        account.password_hash = rehashed
     token = new_token()
     row = AuthToken(token_hash=token_hash(token), account_id=account.id, created_at=uow.now(),
                     expires_at=uow.now() + timedelta(seconds=settings.token_ttl_seconds))

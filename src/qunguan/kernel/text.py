@@ -29,12 +29,17 @@ def require_storable(text: str, field: str) -> str:
 _T2S = None  # OpenCC converter, built on first use (its dictionaries ship in the wheel)
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff\ufe00-\ufe0f]")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f\u20e3]")
 _EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\U000e0000-\U000e007f]")
-_WEIBO_EMOTICON = re.compile(rf"\[[{_CJK}a-z0-9]{{1,8}}\]")
+# Weibo emoticon codes ([蜡烛], [doge]); bracketed labels that carry meaning stay.
+_WEIBO_EMOTICON = re.compile(rf"\[([{_CJK}]{{1,4}}|[a-z]{{2,8}})\]")
+_LABELS = frozenset({"谣言", "辟谣", "假", "真", "转", "快讯", "紧急", "通知", "视频", "图片",
+                     "组图", "热点", "突发", "提醒", "注意", "官方", "声明"})
 _REPOST_MARK = re.compile(r"//\s*@[^:：\s]{1,30}[:：]")
-_BOILERPLATE = re.compile(r"^(?:【转】|\[转\]|转发微博|转发|转)[:：\s]*|转发微博$")
-_URL = re.compile(r"https?://(?:www\.)?([^\s/?#]+)([^\s?#]*)(?:\?[^\s#]*)?(?:#\S*)?", re.I)
+_BOILERPLATE = re.compile(r"^(?:【转】|\[转\]|转发微博|(?:转发|转)(?=[:：\s]))[:：\s]*|转发微博$")
+_URL_CHARS = r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]"
+_URL = re.compile(rf"https?://(?:www\.)?([A-Za-z0-9.\-]+(?::\d+)?)((?:/{_URL_CHARS}*)?)"
+                  rf"(?:\?{_URL_CHARS}*)?(?:#{_URL_CHARS}*)?", re.I)
 _SEPARATED_CJK = re.compile(rf"(?<=[{_CJK}])[\s·•・*_\-|/\\.,，。、]+(?=[{_CJK}])")
 _REPEATED_PUNCT = re.compile(r"([!?.,;:~。，！？…、])\1+")
 _SPACE = re.compile(r"\s+")
@@ -51,8 +56,13 @@ def _t2s(text: str) -> str:
 
 def _url(match: re.Match[str]) -> str:
     host, path = match.group(1).lower(), match.group(2).rstrip("/")
-    # Query strings and fragments are mostly tracking; a short link keeps its code in the path.
-    return f" {host}{path} "
+    # Query strings and fragments are mostly tracking; a short link keeps its code in the path
+    # (case and all: it is protected from the lower-casing that follows).
+    return f" \x00{host}{path}\x00 "
+
+
+def _emoticon(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(1) in _LABELS else ""
 
 
 def normalise(text: str) -> str:
@@ -61,12 +71,13 @@ def normalise(text: str) -> str:
     URLs canonicalised (no scheme, no www, no query); forwarding boilerplate (``转发微博``,
     ``【转】``, ``//@name:`` markers) dropped; separators between Chinese characters removed;
     repeated punctuation and whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).replace("\x00", "")
     text = _ZERO_WIDTH.sub("", text)
-    text = _t2s(text).lower()
-    text = _URL.sub(_url, text)
+    text = _URL.sub(_url, _t2s(text))
+    # Lower-case everything but the URLs, which _url fenced with NUL characters.
+    text = "".join(part if i % 2 else part.lower() for i, part in enumerate(text.split("\x00")))
     text = _EMOJI.sub("", text)
-    text = _WEIBO_EMOTICON.sub("", text)
+    text = _WEIBO_EMOTICON.sub(_emoticon, text)
     text = _REPOST_MARK.sub(" ", text)
     text = _BOILERPLATE.sub("", text.strip())
     text = _SEPARATED_CJK.sub("", text)

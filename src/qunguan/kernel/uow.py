@@ -75,7 +75,9 @@ class UnitOfWork:
 
     def end_read(self) -> None:
         """End a transaction that has only read, releasing its locks before slow work (a
-        password hash). Refuses if anything was written or emitted: that would be lost."""
+        password hash). Refuses if pending ORM changes or events would be lost; it cannot see
+        writes already flushed or issued as bulk UPDATE/DELETE, so call it only before any
+        write (as do_login does)."""
         if self.session.new or self.session.dirty or self.session.deleted or self._pending:
             raise RuntimeError("end_read() after writes: they would be rolled back")
         self.session.rollback()

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request
@@ -135,11 +135,14 @@ class RedactTokens(logging.Filter):
 
     _TOKEN = re.compile(r"(token=)[^&\s\"']+")
 
+    def _redact(self, value: object) -> object:
+        return self._TOKEN.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self._TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str)
-                                else a for a in (record.args if isinstance(record.args, tuple)
-                                                 else (record.args,)))
+        if isinstance(record.args, Mapping):
+            record.args = {k: self._redact(v) for k, v in record.args.items()}
+        elif record.args:
+            record.args = tuple(self._redact(a) for a in record.args)
         if isinstance(record.msg, str):
             record.msg = self._TOKEN.sub(r"\1[redacted]", record.msg)
         return True

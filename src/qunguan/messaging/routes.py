@@ -129,6 +129,7 @@ async def realtime(websocket: WebSocket) -> None:
         async with admission.semaphore:  # its queries need a pool thread like any request
             account_id, session_id, lifetime = await run_in_threadpool(_authenticate, websocket,
                                                                        token)
+        expires = asyncio.get_running_loop().time() + lifetime  # before any further wait
     except QunguanError as exc:
         # Accept first: a close before the handshake reaches a real client as a bare HTTP 403,
         # and the 4401 with its reason would never arrive.
@@ -146,8 +147,6 @@ async def realtime(websocket: WebSocket) -> None:
         hub.unregister(conn)
         raise
     hub.load(conn, groups)
-
-    expires = asyncio.get_running_loop().time() + lifetime
 
     async def pump() -> None:
         while True:
