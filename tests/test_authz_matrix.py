@@ -307,6 +307,9 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
         simple("POST", "/api/groups/{g}/transfer",
                lambda ctx: {"account_id": ctx.cast.member2.id})),
     "GET /api/officer/groups": (officers_only(200), simple("GET", "/api/officer/groups")),
+    # audit log
+    "GET /api/officer/audit-records": (officers_only(200),
+                                       simple("GET", "/api/officer/audit-records")),
     # messaging
     "POST /api/groups/{group_id}/messages": (
         group_members(201, newcomer=REAL_NAME),

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import sessionmaker
 
 from qunguan import __version__
+from qunguan.auditlog.routes import router as auditlog_router
 from qunguan.config import Settings
 from qunguan.groups.routes import router as groups_router
 from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     install_error_handlers(app)
     app.state.admission = Admission(settings.max_concurrent_requests)
     app.add_middleware(ConcurrencyLimit, admission=app.state.admission)
-    for router in (identity_router, groups_router, messaging_router):
+    for router in (identity_router, groups_router, messaging_router, auditlog_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"])
