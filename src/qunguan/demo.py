@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from stdnum.cn import ric
 
 from qunguan.groups import Category, Role
@@ -19,7 +18,6 @@ from qunguan.groups.models import JoinPolicy
 from qunguan.identity import Account, AccountKind
 from qunguan.identity import actions as identity
 from qunguan.identity import queries as identity_queries
-from qunguan.identity.models import Account as AccountRow
 from qunguan.identity.vault import phone_index
 from qunguan.kernel.events import EventType
 from qunguan.kernel.uow import UnitOfWork, record_audit
@@ -67,8 +65,7 @@ CAST = (
 
 def seed_demo(uow: UnitOfWork) -> bool:
     """Create the demo institution unless it exists. Returns True when it seeded."""
-    officer_index = phone_index(uow, CAST[0].phone)
-    if uow.session.scalar(select(AccountRow.id).where(AccountRow.phone_index == officer_index)):
+    if identity_queries.account_by_phone_index(uow, phone_index(uow, CAST[0].phone)):
         return False
     people: dict[str, Account] = {}
     for person in CAST:

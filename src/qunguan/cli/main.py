@@ -168,12 +168,9 @@ def grant_officer(phone: Annotated[str, typer.Argument(help="The account's phone
                   revoke: Annotated[bool, typer.Option(help="Make a member again.")] = False
                   ) -> None:
     """Make an account an officer (or a member again with --revoke)."""
-    from sqlalchemy import select
-
     from qunguan.identity import AccountKind
     from qunguan.identity import actions as identity
     from qunguan.identity import queries as identity_queries
-    from qunguan.identity.models import Account
     from qunguan.identity.vault import phone_index
     from qunguan.kernel.errors import QunguanError
 
@@ -183,7 +180,7 @@ def grant_officer(phone: Annotated[str, typer.Argument(help="The account's phone
             index = phone_index(uow, phone)
         except QunguanError as exc:
             raise _fail(exc.message, 1) from None
-        account = uow.session.scalar(select(Account).where(Account.phone_index == index))
+        account = identity_queries.account_by_phone_index(uow, index)
         if account is None:
             raise _fail("no account has that phone number", 1)
         system = identity_queries.system_account(uow)

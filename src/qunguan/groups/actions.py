@@ -30,7 +30,7 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_code
-from qunguan.kernel.text import require_storable
+from qunguan.kernel.text import optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 
 MAX_RULES_CHARS = 5000
@@ -67,7 +67,7 @@ def _add_member(uow: UnitOfWork, group: Group, account: Account, role: Role,
     row = Membership(group_id=group.id, account_id=account.id, role=role, joined_at=uow.now(),
                      rules_version_ack=rules_version, rules_ack_at=uow.now())
     try:
-        with uow.session.begin_nested():
+        with uow.savepoint():
             uow.session.add(row)
             uow.session.flush()
     except IntegrityError:  # joined at the same moment by another way (request, invitation)
@@ -141,7 +141,7 @@ def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Ca
                       member_count=0, posting_suspended=False, rules_text=rules_text.strip(),
                       rules_version=1, created_at=uow.now())
         try:
-            with uow.session.begin_nested():
+            with uow.savepoint():
                 uow.session.add(group)
                 uow.session.flush()
             break
@@ -174,7 +174,7 @@ def do_request_join(uow: UnitOfWork, *, acting: Account, code: str, note: str | 
         raise QunguanError("conflict", "A request to join is already pending.",
                            request_id=pending.id)
     row = JoinRequest(group_id=group.id, account_id=acting.id, status=RequestStatus.PENDING,
-                      note=(note or "").strip()[:500] or None, rules_version_ack=version,
+                      note=optional_text(note), rules_version_ack=version,
                       created_at=uow.now())
     uow.session.add(row)
     uow.session.flush()
@@ -284,7 +284,7 @@ def do_remove_member(uow: UnitOfWork, *, acting: Account, group_id: int, account
     group, _, theirs = _target(uow, acting, group_id, account_id)
     _drop_member(uow, group, theirs)
     _audit(uow, EventType.MEMBER_REMOVED, acting, group, account_id,
-           reason=(reason or "").strip()[:500] or None)
+           reason=optional_text(reason))
     uow.emit(EventType.MEMBER_REMOVED, group_id=group.id, account_ids=(account_id,),
              account_id=account_id)
 
@@ -309,7 +309,7 @@ def do_mute(uow: UnitOfWork, *, acting: Account, group_id: int, account_id: int,
     until: datetime = uow.now() + timedelta(seconds=seconds)
     theirs.muted_until = until
     _audit(uow, EventType.MEMBER_MUTED, acting, group, account_id, until=until.isoformat(),
-           reason=(reason or "").strip()[:500] or None)
+           reason=optional_text(reason))
     uow.emit(EventType.MEMBER_MUTED, group_id=group.id, account_ids=(account_id,),
              account_id=account_id, until=until.isoformat())
     return theirs

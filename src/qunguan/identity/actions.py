@@ -26,6 +26,7 @@ from qunguan.identity.models import (
 )
 from qunguan.identity.queries import (
     access_verification,
+    account_by_phone_index,
     get_account,
     is_blacklisted,
     require_officer,
@@ -36,7 +37,7 @@ from qunguan.identity.verification import get_provider
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_token
-from qunguan.kernel.text import is_storable, require_storable
+from qunguan.kernel.text import is_storable, optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 
 # ID-5: display names may not pass for an organisation, an official or the service itself.
@@ -84,7 +85,7 @@ def _phone_taken() -> QunguanError:
 
 
 def check_phone_free(uow: UnitOfWork, index: str) -> None:
-    if uow.session.scalar(select(Account.id).where(Account.phone_index == index)) is not None:
+    if account_by_phone_index(uow, index) is not None:
         raise _phone_taken()
 
 
@@ -183,7 +184,7 @@ def do_login(uow: UnitOfWork, *, phone: str, password: str) -> LoginResult:
     if _login_limited(uow, index, ip):
         raise QunguanError("too_many_attempts", "Too many failed logins; try again later.",
                            retry_after=settings.login_window_seconds)
-    found = uow.session.scalar(select(Account).where(Account.phone_index == index))
+    found = account_by_phone_index(uow, index)
     account_id, stored = (found.id, found.password_hash) if found else (None, None)
     # Nothing is written yet: end the read so the slow argon2 check holds no database lock.
     uow.end_read()
@@ -316,7 +317,7 @@ def do_decide_verification(uow: UnitOfWork, *, acting: Account, verification_id:
     account = get_account(uow, row.account_id)
     row.decided_at = uow.now()
     row.decided_by = acting.id
-    row.note = (note or "").strip()[:500] or None
+    row.note = optional_text(note)
     if approve:
         assert row.identity_index is not None
         _require_usable_identity(uow, account, row.identity_index)

@@ -43,6 +43,10 @@ def authenticate_session(uow: UnitOfWork, token: str | None) -> tuple[Account, A
     return account, row
 
 
+def account_by_phone_index(uow: UnitOfWork, index: str) -> Account | None:
+    return uow.session.scalar(select(Account).where(Account.phone_index == index))
+
+
 def require_verified(account: Account) -> Account:
     """ID-1: no posting, forwarding, group creation or red envelopes before verification."""
     if not account.is_verified:

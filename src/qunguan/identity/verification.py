@@ -63,6 +63,13 @@ def _text(submission: dict[str, Any], key: str) -> str:
     return value
 
 
+def _seal_resident(uow: UnitOfWork, account: Account,
+                   submission: dict[str, Any]) -> vault.SealedIdentity:
+    return vault.seal_resident_identity(
+        uow, account_id=account.id, legal_name=_text(submission, "legal_name"),
+        id_number=_text(submission, "id_number"))
+
+
 class ResidentIdProvider:
     """Legal name + 18-digit resident ID number, checked locally (cn.ric and our own rules).
 
@@ -75,9 +82,7 @@ class ResidentIdProvider:
     fields: tuple[str, ...] = ("legal_name", "id_number")
 
     def verify(self, uow: UnitOfWork, account: Account, submission: dict[str, Any]) -> Outcome:
-        sealed = vault.seal_resident_identity(
-            uow, account_id=account.id, legal_name=_text(submission, "legal_name"),
-            id_number=_text(submission, "id_number"))
+        sealed = _seal_resident(uow, account, submission)
         return Outcome("verified", sealed.identity_index, sealed.record_id)
 
 
@@ -89,9 +94,7 @@ class OfficerReviewProvider:
     fields: tuple[str, ...] = ("legal_name", "id_number")
 
     def verify(self, uow: UnitOfWork, account: Account, submission: dict[str, Any]) -> Outcome:
-        sealed = vault.seal_resident_identity(
-            uow, account_id=account.id, legal_name=_text(submission, "legal_name"),
-            id_number=_text(submission, "id_number"))
+        sealed = _seal_resident(uow, account, submission)
         return Outcome("pending", sealed.identity_index, sealed.record_id)
 
 

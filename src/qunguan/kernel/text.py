@@ -14,6 +14,11 @@ def is_storable(text: str) -> bool:
     return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
+def optional_text(value: str | None, limit: int = 500) -> str | None:
+    """A free-text note or reason: trimmed, cut to ``limit``, None when blank."""
+    return (value or "").strip()[:limit] or None
+
+
 def require_storable(text: str, field: str) -> str:
     if not is_storable(text):
         raise QunguanError("invalid_request", f"{field} contains characters that cannot be "

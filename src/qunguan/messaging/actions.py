@@ -20,7 +20,7 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
-from qunguan.kernel.text import require_storable
+from qunguan.kernel.text import optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging.fingerprint import fingerprint
 from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
@@ -280,4 +280,4 @@ def do_delete_message(uow: UnitOfWork, *, acting: Account, message_id: int,
             Role(author.role).rank >= Role(mine.role).rank:
         raise QunguanError("forbidden", "You can remove only messages of members below you.")
     return _withdraw(uow, message, acting, EventType.MESSAGE_DELETED,
-                     (reason or "").strip()[:500] or None)
+                     optional_text(reason))
