@@ -53,10 +53,26 @@ class EventType(enum.IntEnum):
     MESSAGE_HELD = 404
     MESSAGE_BLOCKED = 405
     MESSAGE_DELETED = 406
-    # 500: screening (policy engine; later issue)
+    # 500: screening (policy engine)
+    POLICY_LOADED = 501
+    SCREENING_FLAGGED = 502  # a post-send rule fired on a delivered message
     # 600: rumours (later issue)
     # 700: red envelopes (later issue)
-    # 800: enforcement (later issue)
+    # 800: enforcement
+    REPORT_FILED = 801
+    REVIEW_ITEM_OPENED = 802
+    REVIEW_ITEM_CLAIMED = 803
+    REVIEW_ITEM_DECIDED = 804
+    SANCTION_IMPOSED = 805
+    SANCTION_LIFTED = 806
+    STATEMENT_ISSUED = 807
+    APPEAL_FILED = 808
+    APPEAL_DECIDED = 809
+    MESSAGE_RELEASED = 810  # a held message was approved by a reviewer and delivered
+    MESSAGE_REMOVED = 811  # an officer removed a message (review decision or emergency)
+    GROUPS_FROZEN = 812  # emergency mode: posting frozen in a group or a category (CR-9)
+    GROUPS_UNFROZEN = 813
+    FINGERPRINT_PURGED = 814  # emergency mode: every copy of a fingerprint removed (CR-9)
     # 900: audit log (later issue)
 
 

@@ -1,0 +1,1 @@
+"""Enforcement: reports, the review queue, sanctions, credit, statements of reasons, appeals."""
