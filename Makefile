@@ -11,6 +11,7 @@ help:
 	@echo "make run    - migrate, seed the demo institution and start the server (SQLite)"
 	@echo "make test   - pytest (SQLite and PostgreSQL), ruff, mypy --strict, import-linter"
 	@echo "make bench  - HTTP throughput benchmark, writes BENCHMARKS.md"
+	@echo "make eval   - rumour matching evaluation on ../shared/data (docs/evaluation.md)"
 	@echo "make lint   - ruff, mypy and import-linter only"
 
 # uv comes from pip when missing; the venv is built from uv.lock, never resolved afresh.
@@ -37,6 +38,11 @@ test: pytest lint
 
 bench: $(BIN)/qunguan
 	$(BIN)/python -m tests.bench.http_throughput
+	$(BIN)/python -m tests.bench.rumor_matching
+
+# Evaluations on the research data beside the checkout (../shared/data); skips when absent.
+eval: $(BIN)/qunguan
+	$(BIN)/qunguan eval rumors --data ../shared/data
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from qunguan.cli.eval import eval_app
+from qunguan.cli.rumors import rumors_app
 from qunguan.config import Settings
 from qunguan.kernel.clock import SystemClock
 from qunguan.kernel.db import make_engine
@@ -34,6 +36,8 @@ keys_app = typer.Typer(help="Vault master keys.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Operator tasks on accounts.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(rumors_app, name="rumors")
+app.add_typer(eval_app, name="eval")
 console = Console()
 err = Console(stderr=True)
 

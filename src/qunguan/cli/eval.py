@@ -1,0 +1,133 @@
+"""`qunguan eval rumors`: the figures of docs/evaluation.md, on the research data kept beside
+the checkout (``../shared/data``), never copied into the repository."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from qunguan.rumors import Bank, BankEntry
+from qunguan.rumors.evaluation import (
+    Post,
+    claim_matching,
+    claim_of_ruling,
+    clustering,
+    edited_copy,
+    label_rate,
+    load_checked,
+    load_weibo21,
+    read_jsonl,
+)
+from qunguan.rumors.text import fingerprint, prepare
+
+eval_app = typer.Typer(help="Evaluations on the research data (docs/evaluation.md).",
+                       no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+DEFAULT_DATA = Path("../shared/data")
+COPIES = 500  # edited copies drawn for the near-copy check
+
+
+def _progress() -> Progress:
+    return Progress(console=err, transient=True, disable=not err.is_terminal)
+
+
+@eval_app.command("rumors")
+def rumors(data: Annotated[Path, typer.Option(help="The research data folder (relative to "
+                                              "the current directory).")] = DEFAULT_DATA
+           ) -> None:
+    """Claim matching (CHECKED dev), false labels (Weibo21 real news), edited-copy recall and
+    copy-and-paraphrase clustering, printed as tables."""
+    checked = data / "rumors" / "checked_pairs_dev.jsonl"
+    if not checked.exists():
+        err.print(f"no research data at {data.resolve()} (expected {checked.name}): "
+                  "skipping the rumour evaluation.", soft_wrap=True)
+        return
+    started = time.perf_counter()
+    bank_entries, posts = load_checked(data)
+    rows = read_jsonl(checked)
+    real = load_weibo21(data, ["val", "test"], label=0)
+    real_texts = [r["text"] for r in real]
+    # Fake posts as claims, one per normalised text (the split repeats some), none that also
+    # appears among the real news.
+    real_prints = {fingerprint(prepare(t)) for t in real_texts}
+    fake_train = []
+    for r in load_weibo21(data, ["train"], label=1):
+        key = fingerprint(prepare(r["text"]))
+        if key not in real_prints:
+            real_prints.add(key)
+            fake_train.append(r)
+    every_ruling = {r["debunk_text"]: r for r in rows}  # the whole bank: every distinct ruling
+    whole = Bank([BankEntry(id=f"{r['cluster']}#{i}", claim=claim_of_ruling(t), debunk_text=t)
+                  for i, (t, r) in enumerate(sorted(every_ruling.items()))])
+    stress = Bank([BankEntry(id=r["id"], claim=r["text"]) for r in fake_train])
+
+    table = Table(title="Rumour matching (qunguan eval rumors)")
+    for col in ("measure", "n", "value"):
+        table.add_column(col)
+    with _progress() as progress:
+        t = progress.add_task("claim matching", total=2 * len(posts))
+        per_cluster = claim_matching(Bank(bank_entries), posts,
+                                     progress=lambda n: progress.advance(t, n))
+        whole_posts = [Post(p.id, p.text, p.gold) for p in posts]
+        by_ruling = _cluster_level(whole, whole_posts, lambda n: progress.advance(t, n))
+        t = progress.add_task("false labels", total=2 * len(real_texts))
+        fl_whole = label_rate(whole, real_texts, lambda n: progress.advance(t, n))
+        fl_stress = label_rate(stress, real_texts, lambda n: progress.advance(t, n))
+        rng = random.Random(20261124)
+        sample = rng.sample(fake_train, min(COPIES, len(fake_train)))
+        t = progress.add_task("edited copies", total=len(sample))
+        copies = [Post(r["id"], edited_copy(r["text"], rng), r["id"]) for r in sample]
+        copy_rank = claim_matching(stress, copies, progress=lambda n: progress.advance(t, n))
+        progress.add_task("clustering", total=None)
+        others = [Post(r["id"], r["text"], r["id"]) for r in real]
+        precision, recall, n_msgs = clustering(posts, others)
+
+    rows_out = [
+        ("CHECKED dev, bank = 1 ruling per cluster: recall@1", len(posts), per_cluster.recall_at_1),
+        ("  MRR", len(posts), per_cluster.mrr),
+        ("  gold match at or above 'suggest'", len(posts), per_cluster.suggested),
+        ("  auto-labelled", len(posts), per_cluster.labelled),
+        ("  auto-labelled with a wrong debunk", len(posts), per_cluster.labelled_wrong),
+        (f"CHECKED dev, bank = all {len(whole)} rulings: cluster recall@1", len(posts),
+         by_ruling[0]),
+        ("  MRR (cluster level)", len(posts), by_ruling[1]),
+        (f"false labels, Weibo21 val+test real news vs the {len(whole)} CHECKED rulings",
+         fl_whole.n, fl_whole.labelled),
+        ("  suggested to a reviewer or labelled", fl_whole.n, fl_whole.suggested),
+        (f"false labels, same news vs {len(stress)} Weibo21 train fake posts as claims",
+         fl_stress.n, fl_stress.labelled),
+        ("  suggested to a reviewer or labelled", fl_stress.n, fl_stress.suggested),
+        ("edited copies of bank claims: auto-labelled", copy_rank.n, copy_rank.labelled),
+        ("  auto-labelled with the right entry", copy_rank.n,
+         copy_rank.labelled - copy_rank.labelled_wrong),
+        ("  recall@1", copy_rank.n, copy_rank.recall_at_1),
+        ("clustering, CHECKED posts + Weibo21 real news: B-cubed precision", n_msgs, precision),
+        ("  B-cubed recall", n_msgs, recall),
+    ]
+    for name, n, value in rows_out:
+        table.add_row(name, str(n), f"{value:.4f}")
+    console.print(table)
+    console.print(f"data: {data.resolve()}  time: {time.perf_counter() - started:.1f} s")
+
+
+def _cluster_level(bank: Bank, posts: list[Post], progress: object) -> tuple[float, float]:
+    """Recall@1 and MRR when any ruling of the post's cluster counts (entry ids are
+    ``<cluster>#<n>``)."""
+    hits = 0
+    rr = 0.0
+    for p in posts:
+        clusters = [m.debunk_id.split("#")[0] for m in bank.match(p.text, 10)]
+        hits += bool(clusters) and clusters[0] == p.gold
+        if p.gold in clusters:
+            rr += 1 / (clusters.index(p.gold) + 1)
+        if callable(progress):
+            progress(1)
+    return hits / len(posts), rr / len(posts)

@@ -1,0 +1,188 @@
+"""Measurements behind docs/evaluation.md: claim matching, false labels, near-copy recall and
+copy-and-paraphrase clustering. The functions take plain rows, so a test runs them on the
+project's own invented fixtures; ``load_*`` read the research data in ``shared/data`` (never
+copied into the repository)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from qunguan.rumors.cascades import Message, cluster_messages
+from qunguan.rumors.matcher import Bank, BankEntry
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message whose correct debunk (or cluster) is known."""
+
+    id: str
+    text: str
+    gold: str
+
+
+# --- loading the research data --------------------------------------------------------------
+
+_QUOTED_CLAIM = re.compile(r"称[“\"](.+?)[”\"]\s*(?:等?内容)?(?:不实|系谣言|为谣言|是谣言)")
+_DETAILS = re.compile(r"详情[:：]")
+
+
+def claim_of_ruling(ruling: str) -> str:
+    """The claim a Weibo ruling quotes (「经查，此微博称“…”不实」), or the ruling up to its
+    link when it quotes none. A fact-checker's bank holds the claim in this form."""
+    found = _QUOTED_CLAIM.search(ruling)
+    return found.group(1).strip() if found else _DETAILS.split(ruling)[0].strip()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_checked(data: Path) -> tuple[list[BankEntry], list[Post]]:
+    """CHECKED dev: the bank holds one refutation per cluster (that of the item whose id names
+    the cluster, else the smallest id), the posts are every rumour post with its cluster."""
+    rows = sorted(read_jsonl(data / "rumors" / "checked_pairs_dev.jsonl"), key=lambda r: r["id"])
+    chosen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["cluster"] == f"ckc-{r['id']}" or r["cluster"] not in chosen:
+            chosen[r["cluster"]] = r
+    bank = [BankEntry(id=c, claim=claim_of_ruling(r["debunk_text"]), debunk_text=r["debunk_text"])
+            for c, r in sorted(chosen.items())]
+    posts = [Post(r["id"], r["rumor_text"], r["cluster"]) for r in rows]
+    return bank, posts
+
+
+def load_weibo21(data: Path, splits: Iterable[str], label: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for split in splits:
+        out += [r for r in read_jsonl(data / "rumors" / f"weibo21_{split}.jsonl")
+                if r["label"] == label]
+    return out
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    n: int
+    recall_at_1: float
+    mrr: float
+    labelled: float  # share whose top match reaches the auto-label threshold
+    labelled_wrong: float  # share auto-labelled with another cluster's debunk
+    suggested: float  # share whose gold match reaches at least "suggest"
+
+
+def claim_matching(bank: Bank, posts: Sequence[Post], top: int = 10,
+                   progress: Progress | None = None) -> Ranking:
+    hits = 0
+    rr = 0.0
+    labelled = wrong = suggested = 0
+    for p in posts:
+        matches = bank.match(p.text, top)
+        ids = [m.debunk_id for m in matches]
+        if ids and ids[0] == p.gold:
+            hits += 1
+        if p.gold in ids:
+            rank = ids.index(p.gold)
+            rr += 1 / (rank + 1)
+            suggested += matches[rank].score >= bank.thresholds.suggest
+        label = bank.label(matches)
+        labelled += label is not None
+        wrong += label is not None and label != p.gold
+        if progress:
+            progress(1)
+    n = max(len(posts), 1)
+    return Ranking(len(posts), hits / n, rr / n, labelled / n, wrong / n, suggested / n)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRate:
+    n: int
+    labelled: float
+    suggested: float  # share whose best score reaches "suggest" (labelled included)
+
+
+def label_rate(bank: Bank, texts: Sequence[str], progress: Progress | None = None) -> LabelRate:
+    labelled = suggested = 0
+    for t in texts:
+        matches = bank.match(t, 1)
+        labelled += bank.label(matches) is not None
+        suggested += bool(matches) and matches[0].score >= bank.thresholds.suggest
+        if progress:
+            progress(1)
+    n = max(len(texts), 1)
+    return LabelRate(len(texts), labelled / n, suggested / n)
+
+
+_TRAD = str.maketrans("这说个们来时会对发后过还没国为门开关车东让见话实",
+                      "這說個們來時會對發後過還沒國為門開關車東讓見話實")
+
+
+def edited_copy(text: str, rng: random.Random) -> str:
+    """A copy as people re-post it: forwarding boilerplate, some characters re-typed in
+    traditional or full-width form or spaced out, a few dropped, a call to share added."""
+    chars = list(text.translate(_TRAD) if rng.random() < 0.5 else text)
+    for _ in range(max(1, len(chars) // 30)):  # drop about 3% of the characters
+        if len(chars) > 8:
+            del chars[rng.randrange(len(chars))]
+    if rng.random() < 0.5 and len(chars) > 10:
+        i = rng.randrange(len(chars) - 4)
+        chars[i:i + 4] = list(" ".join(chars[i:i + 4]))
+    body = "".join(chars).replace("1", "１").replace("A", "Ａ")
+    prefix = rng.choice(["", "【转】", "转发：", "//@某某: "])
+    suffix = rng.choice(["", "！！转发扩散", " 大家注意了", "[蜡烛][蜡烛]"])
+    return prefix + body + suffix
+
+
+def bcubed(predicted: dict[str, str], gold: dict[str, str]) -> tuple[float, float]:
+    """B-cubed precision and recall of a clustering (item -> cluster) against the gold one."""
+    pred_members: dict[str, set[str]] = {}
+    gold_members: dict[str, set[str]] = {}
+    for item, c in predicted.items():
+        pred_members.setdefault(c, set()).add(item)
+    for item, c in gold.items():
+        gold_members.setdefault(c, set()).add(item)
+    p = r = 0.0
+    for item in gold:
+        mine = pred_members[predicted[item]]
+        truth = gold_members[gold[item]]
+        both = len(mine & truth)
+        p += both / len(mine)
+        r += both / len(truth)
+    return p / len(gold), r / len(gold)
+
+
+def interleave(rumours: Sequence[Post], others: Sequence[Post], *, groups: int = 40,
+               seed: int = 20261124) -> list[Message]:
+    """Messages for the clustering test: every text posted once into a random group at a random
+    minute over 30 days, with no forward provenance (people re-post rather than forward)."""
+    rng = random.Random(seed)
+    start = datetime(2020, 1, 1)
+    out = []
+    for p in [*rumours, *others]:
+        out.append(Message(id=p.id, text=p.text, group=f"g{rng.randrange(groups)}",
+                           sender=f"u{rng.randrange(10 * groups)}",
+                           ts=start + timedelta(minutes=rng.randrange(30 * 24 * 60))))
+    return out
+
+
+def clustering(rumours: Sequence[Post], others: Sequence[Post],
+               copy_score: float | None = None) -> tuple[float, float, int]:
+    """B-cubed precision and recall of ``cluster_messages`` on rumour posts (gold: their
+    ``gold`` cluster) mixed with other posts (gold: one cluster per distinct text)."""
+    msgs = interleave(rumours, others)
+    predicted = (cluster_messages(msgs) if copy_score is None
+                 else cluster_messages(msgs, copy_score=copy_score))
+    gold = {p.id: p.gold for p in rumours}
+    gold.update({p.id: "text:" + p.text for p in others})
+    precision, recall = bcubed(predicted, gold)
+    return precision, recall, len(msgs)

@@ -1,0 +1,140 @@
+"""Rumour matching throughput, p99 latency, RSS and index build time against banks of 1k, 10k
+and 100k entries, on one CPU core. Writes the "Rumour matching" section of BENCHMARKS.md.
+
+The banks repeat real debunked claims (CHECKED dev rulings' claims and Weibo21 train fake
+posts from ../shared/data, read in place, never copied) under new ids until they reach the size;
+the messages are Weibo21 val+test posts and CHECKED rumour posts. Each size runs in a fresh
+process pinned to one core, so RSS is that bank's.
+
+    python -m tests.bench.rumor_matching            # all sizes
+    BENCH_MESSAGES=1000 python -m tests.bench.rumor_matching
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("QUNGUAN_RESEARCH_DATA", ROOT.parent / "shared" / "data"))
+SIZES = (1_000, 10_000, 100_000)
+MESSAGES = int(os.environ.get("BENCH_MESSAGES", "3000"))
+START = "<!-- rumor-matching:start -->"
+END = "<!-- rumor-matching:end -->"
+
+
+def one_size(size: int) -> dict[str, float]:
+    from qunguan.rumors import Bank, BankEntry
+    from qunguan.rumors.evaluation import load_checked, load_weibo21
+
+    checked_bank, posts = load_checked(DATA)
+    base = [e.claim for e in checked_bank]
+    base += [r["text"] for r in load_weibo21(DATA, ["train"], label=1)]
+    entries = [BankEntry(id=f"b{i}", claim=base[i % len(base)]) for i in range(size)]
+    messages = [r["text"] for r in load_weibo21(DATA, ["val", "test"], label=0)]
+    messages += [r["text"] for r in load_weibo21(DATA, ["val", "test"], label=1)]
+    messages += [p.text for p in posts]
+    messages = (messages * (MESSAGES // len(messages) + 1))[:MESSAGES]
+    started = time.perf_counter()
+    bank = Bank(entries)
+    build_s = time.perf_counter() - started
+    for m in messages[:200]:  # warm-up
+        bank.match(m, 5)
+    latencies = []
+    started = time.perf_counter()
+    for m in messages:
+        t = time.perf_counter()
+        bank.label(bank.match(m, 5))
+        latencies.append(time.perf_counter() - t)
+    total = time.perf_counter() - started
+    t = time.perf_counter()
+    bank.add(BankEntry(id="new", claim="一条刚刚加入的辟谣：某县水库决堤的视频是旧视频"))
+    add_ms = (time.perf_counter() - t) * 1000
+    long_text = messages[0] * (10_000 // max(len(messages[0]), 1) + 1)
+    t = time.perf_counter()
+    bank.match(long_text[:10_000], 5)
+    long_ms = (time.perf_counter() - t) * 1000
+    latencies.sort()
+    return {"size": size, "build_s": build_s, "rate": len(messages) / total,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "add_ms": add_ms, "long_ms": long_ms, "messages": len(messages)}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def write_section(points: list[dict[str, float]]) -> None:
+    lines = [START, "## Rumour matching (one core)", "",
+             "`Bank.match` + `Bank.label` per message (exact fingerprint, MinHash LSH, lexical "
+             "n-gram index, fusion), top 5, in one process pinned to one core. Banks are built "
+             "by repeating real debunked claims (the CHECKED dev rulings' claims and the "
+             "Weibo21 train fake posts, read from ../shared/data) with new ids, so larger banks "
+             "hold many identical claims: document frequencies are higher than in a real bank "
+             "of that size, which makes the lexical layer's work per query larger, not smaller. "
+             f"Messages: {points[0]['messages']:.0f} Weibo21 val+test posts and CHECKED rumour "
+             "posts. RSS is the process's peak (Python, libraries, data and bank).", "",
+             "- Command: `make bench` (`python -m tests.bench.rumor_matching`)",
+             f"- Machine: {machine()}",
+             f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}", "",
+             "| bank entries | build s | messages/s | p50 ms | p99 ms | peak RSS MB | "
+             "add one entry ms | 10,000-char message ms |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        lines.append(f"| {p['size']:,.0f} | {p['build_s']:.1f} | {p['rate']:,.0f} | "
+                     f"{p['p50_ms']:.2f} | {p['p99_ms']:.2f} | {p['rss_mb']:.0f} | "
+                     f"{p['add_ms']:.2f} | {p['long_ms']:.2f} |")
+    lines += ["", "Targets (rumour issue): at least 1,000 messages/s per core and p99 at most "
+              "5 ms at 100k entries, under 1 GB RSS.", END]
+    section = "\n".join(lines)
+    out = ROOT / "BENCHMARKS.md"
+    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
+    # Our section lives between its own markers, below the HTTP benchmark's notes marker, so
+    # neither that benchmark nor another section's re-run removes it.
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    if not (DATA / "rumors" / "checked_pairs_dev.jsonl").exists():
+        print(f"no research data at {DATA}: skipping the rumour matching benchmark")
+        return
+    if len(sys.argv) > 1:  # child: one size
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        print(json.dumps(one_size(int(sys.argv[1]))))
+        return
+    points = []
+    for size in SIZES:
+        done = subprocess.run([sys.executable, "-m", "tests.bench.rumor_matching", str(size)],
+                              cwd=ROOT, check=True, capture_output=True, text=True)
+        points.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        p = points[-1]
+        print(f"{size:>7,} entries: build {p['build_s']:.1f} s, {p['rate']:,.0f} msg/s, "
+              f"p99 {p['p99_ms']:.2f} ms, RSS {p['rss_mb']:.0f} MB")
+    write_section(points)
+
+
+if __name__ == "__main__":
+    main()

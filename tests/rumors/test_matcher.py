@@ -1,0 +1,169 @@
+"""The layered matcher on invented texts (no research data in the repository)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from qunguan.rumors import Bank, BankEntry, Evidence, Thresholds, fuse
+from qunguan.rumors.lexical import LexicalIndex
+from qunguan.rumors.nearcopy import NearCopyIndex
+from qunguan.rumors.text import HEAD_CHARS, TAIL_CHARS, grams, prepare, shingles
+
+KIDS = BankEntry("kids", "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子",
+                 "公安局通报：经核实，县城未发生抢小孩案件，系谣言。")
+LIQUOR = BankEntry("liquor", "喝高度白酒可以杀死新冠病毒，预防感染",
+                   "饮酒不能预防新冠病毒感染。")
+TOWER = BankEntry("tower", "5G信号塔会传播新冠病毒，各地正在拆除基站",
+                  "病毒不会通过无线电波传播。")
+WATER = BankEntry("water", "自来水厂被投毒，明天全市停水三天，赶紧囤水",
+                  "水务集团：供水正常，未发生投毒。")
+
+
+@pytest.fixture
+def bank() -> Bank:
+    return Bank([KIDS, LIQUOR, TOWER, WATER])
+
+
+def top(bank: Bank, text: str) -> tuple[str | None, float, str | None]:
+    found = bank.match(text, 3)
+    return (found[0].debunk_id if found else None, found[0].score if found else 0.0,
+            bank.label(found))
+
+
+@pytest.mark.parametrize("text", [
+    "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子",
+    "緊急擴散：有人開白色麵包車在縣城小學門口搶小孩，已經搶走三個孩子",  # traditional
+    "紧 急 扩 散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子",  # spaced out
+    "【转】紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子",
+    "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子//@李四:转给大家",
+    "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走３个孩子！！！🙏🙏",
+])
+def test_copies_with_evasions_are_labelled(bank: Bank, text: str) -> None:
+    best, score, label = top(bank, text)
+    assert best == "kids"
+    assert score >= bank.thresholds.label
+    assert label == "kids"
+
+
+def test_exact_layer_scores_one(bank: Bank) -> None:
+    found = bank.match("喝高度白酒可以殺死新冠病毒，預防感染", 1)
+    assert found[0].evidence.exact
+    assert found[0].score == 1.0
+
+
+def test_near_verbatim_layer_sees_small_edits() -> None:
+    index = NearCopyIndex()
+    index.add("kids", shingles(prepare(KIDS.claim)))
+    edited = "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已抢走三个孩子了"
+    [(key, jaccard)] = index.query(shingles(prepare(edited)))
+    assert key == "kids"
+    assert 0.6 < jaccard < 1.0
+    assert index.query(shingles(prepare("今天食堂的红烧肉很好吃"))) == []
+
+
+def test_lexical_layer_ranks_paraphrases() -> None:
+    index = LexicalIndex()
+    docs = index.add_many(grams(prepare(e.claim)) for e in (KIDS, LIQUOR, TOWER, WATER))
+    found = index.query(grams(prepare("听说喝白酒能杀新冠病毒？")), 2)
+    assert found[0].doc == docs[1]
+    assert found[0].query_cover > found[1].query_cover
+
+
+def test_paraphrase_is_suggested_not_labelled(bank: Bank) -> None:
+    best, score, label = top(bank, "朋友说县城小学门口有面包车抢孩子，大家接孩子注意")
+    assert best == "kids"
+    assert bank.thresholds.suggest > 0.5
+    assert score < bank.thresholds.label
+    assert label is None
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u200b\n\t", "🙏🙏", "转发微博"])
+def test_empty_and_blank_never_match(bank: Bank, text: str) -> None:
+    assert bank.match(text) == []
+
+
+def test_unrelated_text_is_not_labelled(bank: Bank) -> None:
+    for text in ["今天下午三点在会议室开党支部会议，请准时参加",
+                 "市卫健委：本市新增新冠病毒疫苗接种点十个，请市民就近接种",
+                 "县城小学明天举行运动会，家长可以来观看"]:
+        found = bank.match(text)
+        assert bank.label(found) is None, text
+
+
+def test_long_message_is_cut_and_still_matched(bank: Bank) -> None:
+    filler = "今天天气很好，我们去公园散步，看到很多人在跳广场舞。" * 400
+    text = KIDS.claim + filler
+    assert len(text) > 10_000
+    assert len(prepare(text)) <= HEAD_CHARS + TAIL_CHARS + 1
+    started = time.perf_counter()
+    best, _, _ = top(bank, text)
+    assert time.perf_counter() - started < 0.5
+    assert best == "kids"
+
+
+def test_add_matches_immediately_and_retire_stops_matching(bank: Bank) -> None:
+    salt = BankEntry("salt", "碘盐可以防辐射，超市食盐被抢购一空，赶紧去买")
+    assert top(bank, salt.claim)[0] != "salt"
+    bank.add(salt)
+    assert top(bank, salt.claim)[2] == "salt"
+    assert "salt" in bank
+    bank.retire("salt")
+    assert "salt" not in bank
+    assert all(m.debunk_id != "salt" for m in bank.match(salt.claim, 10))
+    bank.retire("salt")  # twice: ignored
+    bank.add(salt)  # back again
+    assert top(bank, salt.claim)[2] == "salt"
+
+
+def test_replacing_an_entry_uses_the_new_claim(bank: Bank) -> None:
+    bank.add(BankEntry("water", "某品牌矿泉水含有致癌物，已被全国下架"))
+    assert len(bank) == 4
+    assert top(bank, WATER.claim)[2] is None
+    assert top(bank, "某品牌矿泉水含有致癌物，已被全国下架")[2] == "water"
+
+
+def test_incremental_bank_ranks_like_a_bulk_one() -> None:
+    entries = [KIDS, LIQUOR, TOWER, WATER]
+    grown = Bank()
+    for e in entries:
+        grown.add(e)
+    bulk = Bank(entries)
+    for text in [KIDS.claim, "白酒杀病毒", "5G塔拆除", "水厂投毒停水"]:
+        assert [m.debunk_id for m in grown.match(text)][:1] == \
+            [m.debunk_id for m in bulk.match(text)][:1]
+
+
+def test_many_additions_reweigh_without_losing_entries() -> None:
+    bank = Bank()
+    for i in range(300):
+        bank.add(BankEntry(f"e{i}", f"第{i}号谣言：某地第{i}号水库大坝决堤，下游{i}个村庄被淹"))
+    for i in range(0, 300, 2):
+        bank.retire(f"e{i}")
+    assert len(bank) == 150
+    found = bank.match("第17号谣言：某地第17号水库大坝决堤，下游17个村庄被淹", 1)
+    assert found[0].debunk_id == "e17"
+    assert found[0].score == 1.0
+
+
+def test_fusion_scale() -> None:
+    th = Thresholds()
+    assert fuse(Evidence(exact=True)) == 1.0
+    assert fuse(Evidence()) == 0.0
+    assert fuse(Evidence(claim_cover=th.raw_label, message_cover=th.raw_label)) == \
+        pytest.approx(th.label)
+    assert fuse(Evidence(near_jaccard=th.raw_suggest)) == pytest.approx(th.suggest)
+    assert fuse(Evidence(near_jaccard=1.0)) == 1.0
+    scores = [fuse(Evidence(claim_cover=x / 20, message_cover=x / 20)) for x in range(21)]
+    assert scores == sorted(scores)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_custom_thresholds_change_labels() -> None:
+    strict = Bank([KIDS], thresholds=Thresholds(raw_label=0.99))
+    text = "【转】紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子，大家注意"
+    found = strict.match(text)
+    assert strict.label(found) is None
+    assert strict.suggestions(found)[0].debunk_id == "kids"
+    assert Bank([KIDS]).label(Bank([KIDS]).match(text)) == "kids"
