@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 help:
 	@echo "make run    - migrate, seed the demo institution and start the server (SQLite)"
 	@echo "make test   - pytest (SQLite and PostgreSQL), ruff, mypy --strict, import-linter"
-	@echo "make bench  - HTTP throughput benchmark, writes BENCHMARKS.md"
+	@echo "make bench  - HTTP throughput and screening gate latency benchmarks, write BENCHMARKS.md"
 	@echo "make eval   - rumour matching evaluation on ../shared/data (docs/evaluation.md)"
 	@echo "make lint   - ruff, mypy and import-linter only"
 
@@ -38,6 +38,7 @@ test: pytest lint
 
 bench: $(BIN)/qunguan
 	$(BIN)/python -m tests.bench.http_throughput
+	$(BIN)/python -m tests.bench.gate_latency
 	$(BIN)/python -m tests.bench.rumor_matching
 
 # Evaluations on the research data beside the checkout (../shared/data); skips when absent.

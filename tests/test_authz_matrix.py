@@ -27,7 +27,7 @@ from starlette.websockets import WebSocketDisconnect
 from qunguan.app import create_app
 from qunguan.config import Settings
 from tests.cast import Person, resident_id
-from tests.conftest import Api, Cast, join_by_invitation, login, register
+from tests.conftest import Api, Cast, join_by_invitation, login, make_officer, register
 
 ROLES = ("anonymous", "newcomer", "outsider", "member", "admin", "founder", "officer")
 Cell = int | tuple[int, str]
@@ -243,6 +243,102 @@ def _on_fresh_message(action: str, body: Any = None) -> Prepare:
     return prepare
 
 
+def _member_statement(ctx: Ctx, decider: Person | None = None) -> int:
+    """A warning to the member, imposed by ``decider`` (default the cast's officer); the id
+    of the statement it produced."""
+    r = ctx.api.post("/api/officer/sanctions", as_=decider or ctx.cast.officer,
+                     json={"subject_type": "account", "subject_id": ctx.cast.member.id,
+                           "kind": "warning", "reason": "刷屏"})
+    assert r.status_code == 201, r.text
+    r = ctx.api.get("/api/me/statements", as_=ctx.cast.member)
+    return int(next(s["id"] for s in r.json() if s["sanction_id"] is not None))
+
+
+def _statement(ctx: Ctx, role: str) -> Call:
+    if "statement" not in ctx.state:
+        ctx.state["statement"] = _member_statement(ctx)
+    return Call("GET", f"/api/me/statements/{ctx.state['statement']}")
+
+
+def _appeal(ctx: Ctx, role: str) -> Call:
+    return Call("POST", f"/api/me/statements/{_member_statement(ctx)}/appeal",
+                {"text": "我没有刷屏"})
+
+
+def _lift(ctx: Ctx, role: str) -> Call:
+    r = ctx.api.post("/api/officer/sanctions", as_=ctx.cast.officer,
+                     json={"subject_type": "account", "subject_id": ctx.cast.member2.id,
+                           "kind": "restrict", "functions": ["forward"],
+                           "duration_seconds": 3600, "reason": "转发广告"})
+    assert r.status_code == 201, r.text
+    return Call("POST", f"/api/officer/sanctions/{r.json()['id']}/lift", {"reason": "已整改"})
+
+
+def _decide_appeal(ctx: Ctx, role: str) -> Call:
+    # Imposed by another officer, so the cast's officer may decide (four-eyes rule).
+    if "officer2" not in ctx.state:
+        person = ctx.fresh_account(verified=True)
+        make_officer(ctx.app, person)
+        ctx.state["officer2"] = person
+    statement = _member_statement(ctx, ctx.state["officer2"])
+    r = ctx.api.post(f"/api/me/statements/{statement}/appeal", as_=ctx.cast.member,
+                     json={"text": "我没有刷屏"})
+    assert r.status_code == 201, r.text
+    return Call("POST", f"/api/officer/appeals/{r.json()['id']}/decide",
+                {"outcome": "upheld", "reason": "记录属实"})
+
+
+def _fresh_item(ctx: Ctx, claimed: bool = False) -> int:
+    """A review item of its own: a fresh message of the member, reported by member2; claimed
+    by the cast's officer when asked."""
+    message_id = ctx.post_message(f"待核实的消息{next(_serial)}")
+    r = ctx.api.post("/api/reports", as_=ctx.cast.member2,
+                     json={"subject_type": "message", "subject_id": message_id,
+                           "reason": "spam"})
+    assert r.status_code == 201, r.text
+    r = ctx.api.get("/api/officer/review", as_=ctx.cast.officer, params={"limit": 200})
+    item_id = int(next(i["id"] for i in r.json() if i["subject_id"] == message_id))
+    if claimed:
+        r = ctx.api.post(f"/api/officer/review/{item_id}/claim", as_=ctx.cast.officer)
+        assert r.status_code == 200, r.text
+    return item_id
+
+
+def _my_report(ctx: Ctx, role: str) -> Call:
+    if "report" not in ctx.state:
+        r = ctx.api.post("/api/reports", as_=ctx.cast.member,
+                         json={"subject_type": "group", "subject_id": ctx.gid,
+                               "reason": "spam"})
+        assert r.status_code == 201, r.text
+        ctx.state["report"] = r.json()["id"]
+    return Call("GET", f"/api/me/reports/{ctx.state['report']}")
+
+
+def _review_item(action: str | None, body: Any = None, claimed: bool = False) -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        if action is None:  # reading: one item serves every role
+            if "item" not in ctx.state:
+                ctx.state["item"] = _fresh_item(ctx)
+            return Call("GET", f"/api/officer/review/{ctx.state['item']}")
+        return Call("POST", f"/api/officer/review/{_fresh_item(ctx, claimed)}/{action}", body)
+
+    return prepare
+
+
+def _unfreeze(ctx: Ctx, role: str) -> Call:
+    r = ctx.api.post("/api/officer/emergency/freeze", as_=ctx.cast.officer,
+                     json={"group_id": ctx.gid, "reason": "应急"})
+    assert r.status_code == 200, r.text
+    return Call("POST", "/api/officer/emergency/unfreeze", {"group_id": ctx.gid,
+                                                            "reason": "解除"})
+
+
+def _purge(ctx: Ctx, role: str) -> Call:
+    return Call("POST", "/api/officer/emergency/purge",
+                {"message_id": ctx.post_message(f"待清除的消息{next(_serial)}"),
+                 "reason": "不实信息"})
+
+
 # --- the table ----------------------------------------------------------------------------
 
 MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
@@ -310,6 +406,12 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     # audit log
     "GET /api/officer/audit-records": (officers_only(200),
                                        simple("GET", "/api/officer/audit-records")),
+    # screening: the active policy pack and its rule hits
+    "GET /api/officer/policy": (officers_only(200), simple("GET", "/api/officer/policy")),
+    "GET /api/officer/policy/versions": (officers_only(200),
+                                         simple("GET", "/api/officer/policy/versions")),
+    "GET /api/officer/policy/hits": (officers_only(200),
+                                     simple("GET", "/api/officer/policy/hits?mode=shadow")),
     # messaging
     "POST /api/groups/{group_id}/messages": (
         group_members(201, newcomer=REAL_NAME),
@@ -326,6 +428,48 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
         group_members(FORBIDDEN, member=200), _on_fresh_message("recall")),
     "POST /api/messages/{message_id}/delete": (
         group_managers(200), _on_fresh_message("delete", {"reason": "不实信息"})),
+    # sanctions, credit, statements, appeals
+    "GET /api/me/sanctions": (everyone(200), simple("GET", "/api/me/sanctions")),
+    "GET /api/me/credit": (everyone(200), simple("GET", "/api/me/credit")),
+    "GET /api/me/statements": (everyone(200), simple("GET", "/api/me/statements")),
+    # Only one's own statement; anyone else's answers like a missing one.
+    "GET /api/me/statements/{statement_id}": (everyone(NOT_FOUND, member=200), _statement),
+    "POST /api/me/statements/{statement_id}/appeal": (everyone(NOT_FOUND, member=201),
+                                                       _appeal),
+    "POST /api/officer/sanctions": (
+        officers_only(201),
+        simple("POST", "/api/officer/sanctions",
+               lambda ctx: {"subject_type": "account", "subject_id": ctx.cast.member2.id,
+                            "kind": "warning", "reason": "刷屏"})),
+    "GET /api/officer/sanctions": (officers_only(200), simple("GET", "/api/officer/sanctions")),
+    "GET /api/officer/sanctions/next-step": (
+        officers_only(200),
+        simple("GET", "/api/officer/sanctions/next-step?subject_type=account&subject_id="
+               "{member}")),
+    "POST /api/officer/sanctions/{sanction_id}/lift": (officers_only(200), _lift),
+    "GET /api/officer/credit/{subject_type}/{subject_id}": (
+        officers_only(200), simple("GET", "/api/officer/credit/account/{member}")),
+    "GET /api/officer/appeals": (officers_only(200), simple("GET", "/api/officer/appeals")),
+    "POST /api/officer/appeals/{appeal_id}/decide": (officers_only(200), _decide_appeal),
+    # reports (any member, of what they can see), the review queue, emergency mode
+    "POST /api/reports": (group_members(201), simple(
+        "POST", "/api/reports", lambda ctx: {"subject_type": "message",
+                                             "subject_id": ctx.message_id, "reason": "spam"})),
+    "GET /api/me/reports": (everyone(200), simple("GET", "/api/me/reports")),
+    "GET /api/me/reports/{report_id}": (everyone(NOT_FOUND, member=200), _my_report),
+    "GET /api/officer/review": (officers_only(200), simple("GET", "/api/officer/review")),
+    "GET /api/officer/review/{item_id}": (officers_only(200), _review_item(None)),
+    "POST /api/officer/review/{item_id}/claim": (officers_only(200), _review_item("claim")),
+    "POST /api/officer/review/{item_id}/release": (
+        officers_only(200), _review_item("release", claimed=True)),
+    "POST /api/officer/review/{item_id}/decide": (
+        officers_only(200), _review_item("decide", {"decision": "dismiss", "reason": "无违规"},
+                                         claimed=True)),
+    "POST /api/officer/emergency/freeze": (
+        officers_only(200), simple("POST", "/api/officer/emergency/freeze",
+                                   lambda ctx: {"group_id": ctx.gid, "reason": "应急"})),
+    "POST /api/officer/emergency/unfreeze": (officers_only(200), _unfreeze),
+    "POST /api/officer/emergency/purge": (officers_only(200), _purge),
     # operations
     "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
 }

@@ -77,6 +77,31 @@ VALID_BODIES: dict[str, Any] = {
     "POST /api/messages/{message_id}/forward": lambda c: {"group_ids": [c.group["id"]],
                                                           "confirm": False},
     "POST /api/messages/{message_id}/delete": lambda c: {"reason": "不实"},
+    "POST /api/officer/sanctions": lambda c: {"subject_type": "account",
+                                              "subject_id": c.member2.id, "kind": "warning",
+                                              "reason": "刷屏", "duration_seconds": None,
+                                              "group_id": None, "functions": None,
+                                              "rule": None, "review_item_id": None,
+                                              "message_id": None,
+                                              "skip_warning_reason": None,
+                                              "credit_delta": None},
+    "POST /api/officer/sanctions/{sanction_id}/lift": lambda c: {"reason": "已整改"},
+    "POST /api/me/statements/{statement_id}/appeal": lambda c: {"text": "我没有刷屏"},
+    "POST /api/officer/appeals/{appeal_id}/decide": lambda c: {"outcome": "upheld",
+                                                               "reason": "记录属实"},
+    "POST /api/reports": lambda c: {"subject_type": "group", "subject_id": c.group["id"],
+                                    "reason": "spam", "note": "刷屏", "good_faith": True},
+    "POST /api/officer/review/{item_id}/decide": lambda c: {
+        "decision": "sanction", "reason": "违规",
+        "sanction": {"kind": "restrict", "duration_seconds": 3600, "functions": ["forward"],
+                     "group_id": None, "subject": "account", "skip_warning_reason": None}},
+    "POST /api/officer/emergency/freeze": lambda c: {"group_id": c.group["id"],
+                                                     "category": None, "reason": "应急",
+                                                     "duration_seconds": 3600},
+    "POST /api/officer/emergency/unfreeze": lambda c: {"group_id": c.group["id"],
+                                                       "category": None, "reason": "解除"},
+    "POST /api/officer/emergency/purge": lambda c: {"message_id": None, "fingerprint": "f" * 64,
+                                                    "reason": "不实"},
 }
 
 
@@ -130,7 +155,8 @@ def ids(api: Api, cast: Cast) -> dict[str, Any]:
     verifications = api.get("/api/me/verifications", as_=cast.member).json()
     return {"group_id": cast.group["id"], "code": cast.group["code"],
             "account_id": cast.member2.id, "message_id": r.json()["id"],
-            "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1}
+            "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1,
+            "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1}
 
 
 def _caller(cast: Cast, key: str) -> Person:

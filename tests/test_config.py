@@ -36,6 +36,15 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "outbox_poll_seconds": ("0.5", 0.5),
     "run_workers": ("false", False),
     "network_id_sandbox_secret": ("s3cret", "s3cret"),
+    "appeal_window_days": ("200", 200),
+    "credit_base": ("80", 80),
+    "credit_half_life_days": ("30.5", 30.5),
+    "credit_large_group_members": ("300", 300),
+    "credit_large_group_min": ("70", 70),
+    "review_claim_seconds": ("60", 60),
+    "review_sample_rate": ("0.25", 0.25),
+    "report_daily_cap": ("5", 5),
+    "screening_policy_refresh_seconds": ("0.5", 0.5),
 }
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import sessionmaker
 from qunguan import __version__
 from qunguan.auditlog.routes import router as auditlog_router
 from qunguan.config import Settings
+from qunguan.enforcement.intake_routes import router as intake_router
+from qunguan.enforcement.routes import router as enforcement_router
 from qunguan.groups.routes import router as groups_router
 from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
 from qunguan.identity.routes import router as identity_router
@@ -33,6 +35,7 @@ from qunguan.messaging.realtime import Hub
 from qunguan.messaging.routes import router as messaging_router
 from qunguan.migrations import SchemaError, check_schema
 from qunguan.models import load_all_models
+from qunguan.screening.routes import router as screening_router
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.add_middleware(ConcurrencyLimit, admission=app.state.admission)
     for router in (identity_router, groups_router, messaging_router, auditlog_router):
         app.include_router(router)
+    app.include_router(intake_router)  # reports, review queue, emergency mode
+    app.include_router(enforcement_router)  # sanctions, credit, statements, appeals
+    app.include_router(screening_router)  # the active policy pack and its rule hits
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

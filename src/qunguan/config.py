@@ -99,6 +99,44 @@ class Settings(BaseSettings):
         "it only for demos and tests, and register a real adapter for production.",
     )
 
+    appeal_window_days: int = Field(
+        180, ge=1, description="Days after a statement of reasons during which the member may "
+        "appeal it (AT-2: at least six months).",
+    )
+    credit_base: int = Field(
+        100, description="Credit score of an account or group with no contributions (EC-1).",
+    )
+    credit_half_life_days: float = Field(
+        180.0, gt=0, description="Half-life, in days, of a credit contribution: a sanction's "
+        "weight halves every this many days (EC-7).",
+    )
+    credit_large_group_members: int = Field(
+        200, description="Founding a group whose member cap exceeds this needs at least "
+        "credit_large_group_min credit (EC-1).",
+    )
+    credit_large_group_min: int = Field(
+        90, description="Credit score needed to found a group larger than "
+        "credit_large_group_members.",
+    )
+    review_claim_seconds: int = Field(
+        900, ge=1, description="How long an officer's claim on a review item lasts before "
+        "another officer may take the item over; claiming again extends it.",
+    )
+    review_sample_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share (0 to 1) of allowed posts routed to the review "
+        "queue for quality control; which posts is decided from the message id, so it is "
+        "reproducible.",
+    )
+    report_daily_cap: int = Field(
+        30, ge=1, description="Reports one member may file in 24 hours; more answer "
+        "too_many_reports (EC-8: abusive reporting).",
+    )
+    screening_policy_refresh_seconds: float = Field(
+        5.0, ge=0.0, description="How often, at most, each process asks the database which "
+        "policy pack version is active; a pack loaded by another process takes effect within "
+        "this many seconds (at once in the process that loaded it).",
+    )
+
     @property
     def resolved_key_dir(self) -> Path:
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"

@@ -8,4 +8,5 @@ def load_all_models() -> None:
     import qunguan.groups.models
     import qunguan.identity.models
     import qunguan.kernel.models
-    import qunguan.messaging.models  # noqa: F401
+    import qunguan.messaging.models
+    import qunguan.screening.models  # noqa: F401

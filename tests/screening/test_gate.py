@@ -1,4 +1,6 @@
-"""The pre-send gate as messaging sees it: each verdict kind end to end, with its record."""
+"""The pre-send gate as messaging sees it: each verdict kind end to end, with its record.
+
+Fake detectors, each with one rule in a test pack (tests/screening/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from qunguan import screening
 from qunguan.kernel.events import EventType
 from qunguan.messaging.fingerprint import fingerprint
-from qunguan.screening import Finding, Reason, VerdictKind
+from qunguan.screening import VerdictKind
 from tests.conftest import Api, Cast, audit_records, error_code, outbox_events
 from tests.messaging.conftest import (
     count_messages,
@@ -27,10 +28,10 @@ from tests.screening.conftest import AddDetector
 
 def reason_of(name: str, trigger: str) -> dict[str, Any]:
     return {"rule": f"{name}.rule", "detector": name, "text_zh": f"{name}提示",
-            "text_en": f"{name} says", "data": {"trigger": trigger}}
+            "text_en": f"{name} says", "data": {"severity": 3, "labels": ["hit"]}}
 
 
-def test_no_detectors_allows(api: Api, cast: Cast, gid: int) -> None:
+def test_ordinary_text_is_allowed(api: Api, cast: Cast, gid: int) -> None:
     m = posted(api, cast.member, gid, "普通消息")
     assert (m["status"], m["labels"]) == ("delivered", [])
 
@@ -46,6 +47,9 @@ def test_detector_sees_the_context(api: Api, cast: Cast, gid: int,
     assert ctx.fingerprint == fingerprint("看看上下文")
     assert ctx.group_category == "work"
     assert (ctx.origin_message_id, ctx.hop) == (None, 0)
+    assert (ctx.recent_messages, ctx.first_in_group) == (0, True)
+    posted(api, cast.member, gid, "再看一次")
+    assert (spy.seen[-1].recent_messages, spy.seen[-1].first_in_group) == (1, False)
 
 
 def test_label_delivers_with_labels(api: Api, cast: Cast, app: Any, gid: int,
@@ -168,7 +172,7 @@ def test_strictest_wins(api: Api, cast: Cast, app: Any, gid: int,
     assert r.status_code == 201, r.text
     m = r.json()
     assert m["status"] == "held"
-    # Every reason is kept, in registration order, not only the deciding one.
+    # Every reason is kept, in the pack's rule order, not only the deciding one.
     assert [x["detector"] for x in m["labels"]] == ["labeller", "holder", "asker"]
     add_detector("blocker", VerdictKind.BLOCK, "谣言")
     r = post(api, cast.member, gid, "又是谣言", confirm=True)
@@ -261,48 +265,23 @@ def test_forward_block_wins_over_confirm_on_another_target(
     block_here = make_group(api, cast.member2, "会拦截的群", cast.member)
     source = posted(api, cast.member2, gid, "分群拦截")
     add_detector("asker", VerdictKind.CONFIRM, "分群")
-
-    class ByGroup:
-        name = "by_group"
-        stage = "pre"
-
-        def screen(self, uow: Any, context: Any) -> list[Any]:
-            if context.group_id != block_here["id"]:
-                return []
-            return [Finding(VerdictKind.BLOCK, Reason("by_group.rule", "by_group", "拦", "no"))]
-
-    screening.register_detector(ByGroup())
-    try:
-        messages = count_messages(app)
-        r = forward(api, cast.member, source["id"], [ask_here["id"], block_here["id"]])
-        assert (r.status_code, error_code(r)) == (422, "message_blocked")
-        [audit] = audit_records(app, EventType.MESSAGE_BLOCKED)
-        assert audit.group_id == block_here["id"]
-        assert count_messages(app) == messages
-    finally:
-        screening.unregister_detector("by_group")
-
-
-class _Broken:
-    name = "broken_for_test"
-    stage = "pre"
-
-    def screen(self, uow: Any, context: Any) -> list[Any]:
-        raise RuntimeError("detector bug")
+    add_detector("by_group", VerdictKind.BLOCK, "分群", only_group=block_here["id"])
+    messages = count_messages(app)
+    r = forward(api, cast.member, source["id"], [ask_here["id"], block_here["id"]])
+    assert (r.status_code, error_code(r)) == (422, "message_blocked")
+    [audit] = audit_records(app, EventType.MESSAGE_BLOCKED)
+    assert audit.group_id == block_here["id"]
+    assert count_messages(app) == messages
 
 
 @pytest.mark.parametrize("fail_closed", [False, True])
 def test_a_failing_detector_is_logged_and_never_a_500(api: Api, cast: Cast, app: Any,
-                                                      fail_closed: bool) -> None:
-    from qunguan.screening import register_detector, unregister_detector
-
+                                                      fail_closed: bool,
+                                                      add_detector: AddDetector) -> None:
     app.state.settings.screening_fail_closed = fail_closed
-    register_detector(_Broken())
-    try:
-        r = api.post(f"/api/groups/{cast.group['id']}/messages", as_=cast.member,
-                     json={"text": "检测器出错时"})
-    finally:
-        unregister_detector("broken_for_test")
+    add_detector("broken_for_test", VerdictKind.LABEL, "", broken=True)
+    r = api.post(f"/api/groups/{cast.group['id']}/messages", as_=cast.member,
+                 json={"text": "检测器出错时"})
     assert r.status_code == 201, r.text
     assert r.json()["status"] == ("held" if fail_closed else "delivered")
     if fail_closed:

@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from qunguan.cli.eval import eval_app
+from qunguan.cli.policy import policy_app
+from qunguan.cli.report import report_app
 from qunguan.cli.rumors import rumors_app
 from qunguan.config import Settings
 from qunguan.kernel.clock import SystemClock
@@ -38,6 +40,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(rumors_app, name="rumors")
 app.add_typer(eval_app, name="eval")
+app.add_typer(report_app, name="report")
+app.add_typer(policy_app, name="policy")
 console = Console()
 err = Console(stderr=True)
 

@@ -156,6 +156,9 @@ class Sanction(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     lift_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when an appeal overturned it: an overturned sanction no longer counts as a rung of
+    # the ladder (next_step, the warning-first rule), while a merely lifted one still does.
+    overturned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_sanctions_subject", "subject_type", "subject_id"),)

@@ -30,6 +30,7 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_code
+from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.text import optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 
@@ -53,6 +54,7 @@ def _add_member(uow: UnitOfWork, group: Group, account: Account, role: Role,
                 rules_version: int) -> Membership:
     """Insert a membership within the caps (GA-2). The count is bumped with a conditional
     UPDATE so two concurrent approvals can never exceed the cap."""
+    require_allowed(uow, account_id=account.id, function=Function.JOIN, group_id=group.id)
     if membership(uow, group.id, account.id) is not None:
         raise QunguanError("already_member", "Already a member of this group.")
     if _count_joined(uow, account.id) >= uow.settings.max_groups_joined:
@@ -135,6 +137,9 @@ def do_create_group(uow: UnitOfWork, *, acting: Account, name: str, category: Ca
         raise QunguanError("too_many_groups_created", "You have founded as many groups as "
                            "allowed.", max=settings.max_groups_created)
     cap = min(member_cap or settings.max_group_members, settings.max_group_members)
+    require_allowed(uow, account_id=acting.id, function=Function.CREATE_GROUP)
+    if cap > settings.credit_large_group_members:  # EC-1: large groups need good credit
+        require_allowed(uow, account_id=acting.id, function=Function.FOUND_LARGE_GROUP)
     for _ in range(5):
         group = Group(code=new_code(), name=name, category=category, tier=tier,
                       founder_id=acting.id, join_policy=join_policy, member_cap=cap,

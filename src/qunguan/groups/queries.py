@@ -7,6 +7,7 @@ from sqlalchemy import select
 from qunguan.groups.models import Group, Invitation, JoinRequest, Membership, RequestStatus, Role
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.uow import UnitOfWork
 
 
@@ -86,6 +87,7 @@ def require_manager(uow: UnitOfWork, *, viewer: Account, group_id: int,
     if Role(mine.role).rank < needed:
         raise QunguanError("forbidden", "Only the founder may do this." if founder_only
                            else "Only the group's founder and admins may do this.")
+    require_allowed(uow, account_id=viewer.id, function=Function.GROUP_ADMIN, group_id=group_id)
     return group, mine
 
 

@@ -346,8 +346,12 @@ def do_reveal_identity(uow: UnitOfWork, *, acting: Account, verification_id: int
 
 
 def do_blacklist_account(uow: UnitOfWork, *, acting: Account, account_id: int,
-                         reason: str) -> BlacklistedIdentity:
+                         reason: str, close_account: bool = True) -> BlacklistedIdentity:
     """EC-5: bar the account's verified identity from verifying again, and close the account.
+
+    ``close_account=False`` (the enforcement blacklist sanction) bars the identity but keeps
+    the account open and verified, so the member can still log in to read the statement of
+    reasons and appeal (AT-2); the sanction itself takes every function away.
 
     Works on the blind index alone: nothing is decrypted."""
     require_officer(acting)
@@ -361,6 +365,13 @@ def do_blacklist_account(uow: UnitOfWork, *, acting: Account, account_id: int,
     row = BlacklistedIdentity(identity_index=account.identity_index, reason=reason.strip()[:500],
                               created_at=uow.now(), created_by=acting.id)
     uow.session.add(row)
+    if not close_account:
+        uow.session.flush()
+        record_audit(uow, EventType.IDENTITY_BLACKLISTED, acting=acting, subject_type="account",
+                     subject_id=account.id, extra={"reason": row.reason, "closed": False})
+        uow.emit(EventType.IDENTITY_BLACKLISTED, account_ids=(account.id,),
+                 account_id=account.id)
+        return row
     account.closed_at = uow.now()
     # Free the unique index so the same identity can be recognised, and refused, elsewhere.
     account.identity_index = None
@@ -373,6 +384,23 @@ def do_blacklist_account(uow: UnitOfWork, *, acting: Account, account_id: int,
                  subject_id=account.id, extra={"reason": row.reason})
     uow.emit(EventType.IDENTITY_BLACKLISTED, account_ids=(account.id,), account_id=account.id)
     return row
+
+
+def do_lift_blacklist(uow: UnitOfWork, *, acting: Account, account_id: int,
+                      reason: str) -> None:
+    """Undo a blacklist that kept the account open (an overturned appeal, AT-2): the identity
+    may verify again. The row goes; the audit records keep both the bar and its lifting."""
+    require_officer(acting)
+    account = get_account(uow, account_id)
+    row = None if account.identity_index is None else uow.session.scalar(
+        select(BlacklistedIdentity).where(
+            BlacklistedIdentity.identity_index == account.identity_index))
+    if row is None:
+        raise QunguanError("conflict", "This account's identity is not blacklisted.")
+    uow.session.delete(row)
+    record_audit(uow, EventType.BLACKLIST_LIFTED, acting=acting, subject_type="account",
+                 subject_id=account.id, extra={"reason": reason.strip()[:500]})
+    uow.emit(EventType.BLACKLIST_LIFTED, account_ids=(account.id,), account_id=account.id)
 
 
 def do_set_kind(uow: UnitOfWork, *, acting: Account, account_id: int,

@@ -73,6 +73,10 @@ class EventType(enum.IntEnum):
     GROUPS_FROZEN = 812  # emergency mode: posting frozen in a group or a category (CR-9)
     GROUPS_UNFROZEN = 813
     FINGERPRINT_PURGED = 814  # emergency mode: every copy of a fingerprint removed (CR-9)
+    BLACKLIST_LIFTED = 815  # an overturned blacklist frees the identity to register again
+    # 820..829: reports and removals (the review queue's engineer; 815..819 left to sanctions)
+    REPORT_DECIDED = 820  # a reporter is told the outcome of their report (AT-3)
+    MESSAGE_RESTORED = 821  # an officer's removal was undone (appeal overturned)
     # 900: audit log (later issue)
 
 

@@ -23,6 +23,10 @@ class Function(enum.StrEnum):
     RED_ENVELOPES = "red_envelopes"
     CREATE_GROUP = "create_group"  # found a group (EC-3: revoke the right to found groups)
     GROUP_ADMIN = "group_admin"  # act as founder/admin of a group (EC-3: suspend admin rights)
+    JOIN = "join"  # join a group (asked with the group: a closed group takes no one in)
+    # Not taken away by a sanction but gated by credit (EC-1): asked by group creation when
+    # the member cap is above the large-group threshold.
+    FOUND_LARGE_GROUP = "found_large_group"
 
 
 class RestrictionChecker(Protocol):

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,6 +21,8 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
+from qunguan.kernel.models import AuditRecord
+from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.text import optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging.fingerprint import fingerprint
@@ -34,6 +37,7 @@ def _require_can_post(uow: UnitOfWork, acting: Account, group_id: int) -> tuple[
                                                                                 Membership]:
     identity_queries.require_verified(acting)
     group, mine = group_queries.access_membership(uow, viewer=acting, group_id=group_id)
+    require_allowed(uow, account_id=acting.id, function=Function.POST, group_id=group.id)
     if group.posting_suspended:
         raise QunguanError("group_closed_for_posting", "Posting in this group is suspended.")
     if mine.muted_until is not None and mine.muted_until > uow.now():
@@ -58,18 +62,29 @@ def check_text(uow: UnitOfWork, text: str) -> str:
     return require_storable(text, "text")
 
 
-def _context(action: str, acting: Account, group: Group, text: str, digest: str,
-             origin_id: int | None = None, hop: int = 0) -> ScreeningContext:
+def _context(uow: UnitOfWork, action: str, acting: Account, group: Group, text: str,
+             digest: str, origin_id: int | None = None, hop: int = 0) -> ScreeningContext:
+    # Screening may not query messages, so the flood and first-message counts come from here:
+    # one round trip, two subqueries on the sender index.
+    mine = (Message.group_id == group.id) & (Message.sender_id == acting.id)
+    since = uow.now() - timedelta(seconds=screening.FLOOD_WINDOW_SECONDS)
+    recent, earlier = uow.session.execute(select(
+        select(func.count()).select_from(Message).where(mine, Message.created_at >= since)
+        .scalar_subquery(),
+        select(Message.id).where(mine).limit(1).scalar_subquery())).one()
     return ScreeningContext(action=action, account_id=acting.id,
                             account_verified=acting.is_verified, group_id=group.id,
                             group_category=group.category, group_tier=group.tier, text=text,
-                            fingerprint=digest, origin_message_id=origin_id, hop=hop)
+                            fingerprint=digest, origin_message_id=origin_id, hop=hop,
+                            recent_messages=int(recent or 0), first_in_group=earlier is None)
 
 
 def _enforce_verdict(uow: UnitOfWork, acting: Account, group: Group, verdict: Verdict,
                      confirmed: bool, text: str, digest: str) -> None:
     """Block refuses (keeping the record of the attempt, LR-3); confirm asks once."""
     if verdict.kind == VerdictKind.BLOCK:
+        screening.record_hits(uow, verdict, message_id=None, group_id=group.id,
+                              account_id=acting.id)
         record_audit(uow, EventType.MESSAGE_BLOCKED, acting=acting, subject_type="group",
                      subject_id=group.id, group_id=group.id,
                      extra={"text": text, "fingerprint": digest,
@@ -115,7 +130,7 @@ def check_send_message(uow: UnitOfWork, *, acting: Account, group_id: int, text:
         raise QunguanError("invalid_request", "Mentioned accounts must be group members.",
                            fields=["mentions"], not_members=strangers)
     digest = fingerprint(text)
-    verdict = screening.gate(uow, _context("post", acting, group, text, digest))
+    verdict = screening.gate(uow, _context(uow, "post", acting, group, text, digest))
     return SendPlan(group, mine.role, text, digest, reply_to_id, wanted, verdict, confirmed)
 
 
@@ -131,6 +146,8 @@ def do_send_message(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Mess
                       created_at=uow.now())
     uow.session.add(message)
     uow.session.flush()
+    screening.record_hits(uow, verdict, message_id=message.id, group_id=group.id,
+                          account_id=acting.id)
     for account_id in plan.mentions:
         uow.session.add(Mention(message_id=message.id, account_id=account_id))
     type_ = EventType.MESSAGE_HELD if held else EventType.MESSAGE_POSTED
@@ -158,6 +175,7 @@ class ForwardPlan:
 def check_forward(uow: UnitOfWork, *, acting: Account, message_id: int, group_ids: list[int],
                   confirmed: bool = False) -> ForwardPlan:
     identity_queries.require_verified(acting)
+    require_allowed(uow, account_id=acting.id, function=Function.FORWARD)
     wanted = list(dict.fromkeys(group_ids))
     limit = uow.settings.max_forward_targets
     if not wanted:
@@ -175,7 +193,7 @@ def check_forward(uow: UnitOfWork, *, acting: Account, message_id: int, group_id
     targets = []
     for group_id in wanted:
         group, _ = _require_can_post(uow, acting, group_id)
-        verdict = screening.gate(uow, _context("forward", acting, group, source.text,
+        verdict = screening.gate(uow, _context(uow, "forward", acting, group, source.text,
                                                source.fingerprint, origin, source.hop + 1))
         targets.append((group, verdict))
     return ForwardPlan(source, tuple(targets), confirmed)
@@ -212,6 +230,9 @@ def do_forward(uow: UnitOfWork, plan: ForwardPlan, *, acting: Account) -> list[M
         uow.session.add(copy)
         copies.append(copy)
     uow.session.flush()
+    for copy, (group, verdict) in zip(copies, plan.targets, strict=True):
+        screening.record_hits(uow, verdict, message_id=copy.id, group_id=group.id,
+                              account_id=acting.id)
     _bump_forwards(uow, origin, len(copies))
     views = render(uow, copies)
     for copy, view in zip(copies, views, strict=True):
@@ -281,3 +302,68 @@ def do_delete_message(uow: UnitOfWork, *, acting: Account, message_id: int,
         raise QunguanError("forbidden", "You can remove only messages of members below you.")
     return _withdraw(uow, message, acting, EventType.MESSAGE_DELETED,
                      optional_text(reason))
+
+
+# --- officer decisions (enforcement's review queue and emergency mode call these) ---------
+
+
+def do_release_message(uow: UnitOfWork, *, acting: Account, message_id: int,
+                       reason: str) -> Message:
+    """A reviewer approved a held message: deliver it to the group as if just posted."""
+    identity_queries.require_officer(acting)
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise QunguanError("not_found", "No such message.")
+    _locked(uow, message)
+    if message.status != MessageStatus.HELD or message.recalled_at is not None:
+        raise QunguanError("conflict", "Only a held message can be released.",
+                           status=message.status, removed=message.recalled_at is not None)
+    message.status = MessageStatus.DELIVERED
+    record_audit(uow, EventType.MESSAGE_RELEASED, acting=acting, subject_type="message",
+                 subject_id=message.id, group_id=message.group_id,
+                 extra={"fingerprint": message.fingerprint, "sender_id": message.sender_id,
+                        "reason": optional_text(reason)})
+    view = render(uow, [message])[0]
+    uow.emit(EventType.MESSAGE_RELEASED, group_id=message.group_id, message=view)
+    return message
+
+
+def do_remove_message(uow: UnitOfWork, *, acting: Account, message_id: int,
+                      reason: str) -> Message:
+    """An officer removes a message in any group (a review decision, an emergency purge).
+    The text moves to the audit record, as with a recall; a held message is never delivered."""
+    identity_queries.require_officer(acting)
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise QunguanError("not_found", "No such message.")
+    _locked(uow, message)
+    if message.recalled_at is not None:
+        raise QunguanError("already_recalled", "The message was already removed.")
+    return _withdraw(uow, message, acting, EventType.MESSAGE_REMOVED, optional_text(reason))
+
+
+def do_restore_message(uow: UnitOfWork, *, acting: Account, message_id: int,
+                       reason: str) -> Message:
+    """Undo an officer's removal (an appeal against it was overturned): the text comes back
+    from the removal's audit record and the message is delivered, held or not before."""
+    message = uow.session.get(Message, message_id)
+    if message is None:
+        raise QunguanError("not_found", "No such message.")
+    _locked(uow, message)
+    removal = uow.session.scalar(
+        select(AuditRecord).where(AuditRecord.event_type == int(EventType.MESSAGE_REMOVED),
+                                  AuditRecord.subject_type == "message",
+                                  AuditRecord.subject_id == str(message.id))
+        .order_by(AuditRecord.id.desc()).limit(1))
+    if message.recalled_at is None or removal is None or "text" not in removal.extra:
+        raise QunguanError("conflict", "Only a message removed by an officer can be restored.")
+    message.text = removal.extra["text"]
+    message.recalled_at = None
+    message.status = MessageStatus.DELIVERED
+    record_audit(uow, EventType.MESSAGE_RESTORED, acting=acting, subject_type="message",
+                 subject_id=message.id, group_id=message.group_id,
+                 extra={"fingerprint": message.fingerprint, "sender_id": message.sender_id,
+                        "removal_record_id": removal.id, "reason": optional_text(reason)})
+    view = render(uow, [message])[0]
+    uow.emit(EventType.MESSAGE_RESTORED, group_id=message.group_id, message=view)
+    return message

@@ -134,3 +134,29 @@ def copies(uow: UnitOfWork, origin_id: int) -> list[Message]:
     """Every copy of an origin across groups (for later cascade and correction work)."""
     return list(uow.session.scalars(select(Message).where(
         (Message.origin_id == origin_id) | (Message.id == origin_id)).order_by(Message.id)))
+
+
+# --- officer reads (enforcement's review queue and emergency mode) -------------------------
+# The caller has checked the viewer is an officer; these answer for any group.
+
+
+def message_by_id(uow: UnitOfWork, message_id: int) -> Message | None:
+    return uow.session.get(Message, message_id)
+
+
+def context_of(uow: UnitOfWork, message: Message, around: int) -> list[Message]:
+    """The message with up to ``around`` delivered messages before and after it in its group,
+    oldest first: what a reviewer needs to judge it in context."""
+    base = select(Message).where(Message.group_id == message.group_id,
+                                 Message.status == MessageStatus.DELIVERED)
+    before = list(uow.session.scalars(base.where(Message.id < message.id)
+                                      .order_by(Message.id.desc()).limit(around)))
+    after = list(uow.session.scalars(base.where(Message.id > message.id)
+                                     .order_by(Message.id).limit(around)))
+    return [*reversed(before), message, *after]
+
+
+def live_copies(uow: UnitOfWork, digest: str) -> list[Message]:
+    """Every copy of a fingerprint, in any group, not yet recalled or removed."""
+    return list(uow.session.scalars(select(Message).where(
+        Message.fingerprint == digest, Message.recalled_at.is_(None)).order_by(Message.id)))

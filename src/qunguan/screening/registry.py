@@ -1,29 +1,40 @@
-"""The detector registry and the pre-send gate.
+"""The detector registry: the one interface every detector implements.
 
-A detector declares its stage: ``pre`` detectors run inside ``gate()`` before a message is
-written and must fit the gate's latency budget; ``post`` detectors run from the outbox after
-commit (the policy engine of a later issue wires those up). The built-in set is empty in this
-release: the gate allows everything until detectors register, and messaging never changes
-when they do.
+A detector looks at a ``ScreeningContext`` and reports ``Signal``s: what it saw, never a
+verdict. The active policy pack's rules turn signals into findings (``engine.py``). A
+detector declares its stage: ``pre`` detectors run inside the gate before a message is written
+and must fit its latency budget; ``post`` detectors run from the outbox after commit. The
+built-ins (``detectors.py``) register through ``register_detector`` as a third party would.
+
+Optional attributes a detector may set: ``labels`` (a frozenset of the labels it can report,
+so ``qunguan policy check`` can refuse a rule naming one it never reports) and
+``uses_database`` (False for a pure function of the text, which then runs without a
+savepoint).
 """
 
 from __future__ import annotations
 
-import logging
+import re
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from functools import cached_property
+from typing import Protocol
 
+from qunguan.kernel.text import normalise
 from qunguan.kernel.uow import UnitOfWork
-from qunguan.screening.verdicts import ALLOW, Finding, Reason, Verdict, VerdictKind
+from qunguan.screening.lexicon import Matcher
+from qunguan.screening.verdicts import Signal, Stage
 
-log = logging.getLogger(__name__)
-
-Stage = Literal["pre", "post"]
+FLOOD_WINDOW_SECONDS = 60
 
 
 @dataclass(frozen=True)
 class ScreeningContext:
-    """What a detector may look at. ``action`` is 'post', 'forward' or 'edit'."""
+    """What a detector may look at. ``action`` is 'post', 'forward' or 'edit'.
+
+    ``recent_messages`` (the sender's messages in this group within the last
+    ``FLOOD_WINDOW_SECONDS``, this one not counted) and ``first_in_group`` are supplied by
+    messaging, which screening may not query; after sending, ``message_id`` names the message.
+    """
 
     action: str
     account_id: int
@@ -35,18 +46,39 @@ class ScreeningContext:
     fingerprint: str
     origin_message_id: int | None = None
     hop: int = 0
+    recent_messages: int = 0
+    first_in_group: bool = False
+    message_id: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def normalised(self) -> str:
+        """``kernel.text.normalise`` of the text, computed once for every detector."""
+        return normalise(self.text)
+
+
+@dataclass(frozen=True)
+class PackResources:
+    """What the active pack gives detectors: its lexicons (one automaton over every term,
+    ``lexicons_of[i]`` the lexicon names of term i) and the regular expressions of its rules."""
+
+    matcher: Matcher | None = None
+    lexicons_of: tuple[frozenset[str], ...] = ()
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+
+NO_RESOURCES = PackResources()
 
 
 class Detector(Protocol):
     name: str
     stage: Stage
 
-    def screen(self, uow: UnitOfWork, context: ScreeningContext) -> list[Finding]: ...
+    def screen(self, uow: UnitOfWork, context: ScreeningContext,
+               resources: PackResources) -> list[Signal]: ...
 
 
 _DETECTORS: dict[str, Detector] = {}
-
 
 STAGES: tuple[Stage, ...] = ("pre", "post")
 
@@ -67,26 +99,14 @@ def detectors(stage: Stage | None = None) -> list[Detector]:
     return [d for d in _DETECTORS.values() if stage is None or d.stage == stage]
 
 
-def gate(uow: UnitOfWork, context: ScreeningContext) -> Verdict:
-    """Run every pre-send detector; the strictest finding decides."""
-    pre = detectors("pre")
-    if not pre:
-        return ALLOW
-    findings: list[Finding] = []
-    for detector in pre:
-        try:
-            # A savepoint, so a detector whose SQL failed cannot leave the transaction
-            # aborted for the message insert that follows.
-            with uow.savepoint():
-                findings.extend(detector.screen(uow, context))
-        except Exception:
-            # A broken detector must neither crash the request nor pass silently: it is
-            # logged, and with QUNGUAN_SCREENING_FAIL_CLOSED the message is held for review.
-            log.exception("screening detector %s failed", detector.name)
-            if uow.settings.screening_fail_closed:
-                findings.append(Finding(VerdictKind.HOLD, Reason(
-                    rule="detector_error", detector=detector.name,
-                    text_zh="自动审核暂不可用，消息将在人工审核后送达。",
-                    text_en="Automatic screening is unavailable; the message will be delivered "
-                    "after human review.")))
-    return Verdict.combine(findings)
+def detector(name: str) -> Detector | None:
+    return _DETECTORS.get(name)
+
+
+def known_labels(detector: Detector) -> frozenset[str] | None:
+    labels = getattr(detector, "labels", None)
+    return frozenset(labels) if labels is not None else None
+
+
+def uses_database(detector: Detector) -> bool:
+    return bool(getattr(detector, "uses_database", True))

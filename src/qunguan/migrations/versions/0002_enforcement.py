@@ -106,6 +106,7 @@ def upgrade() -> None:
     sa.Column('lifted_at', qunguan.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('lifted_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('lift_reason', sa.Text(), nullable=True),
+    sa.Column('overturned_at', qunguan.kernel.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', qunguan.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_sanctions_group_id_groups')),
     sa.ForeignKeyConstraint(['imposed_by'], ['accounts.id'], name=op.f('fk_sanctions_imposed_by_accounts')),

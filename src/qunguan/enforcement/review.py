@@ -1,0 +1,461 @@
+"""The review queue (CR-4): held messages, post-send findings, reports and samples, decided by
+officers who claim an item exclusively and give a reason for every decision.
+
+Items enter from the outbox (``MESSAGE_HELD``, ``SCREENING_FLAGGED``, sampled
+``MESSAGE_POSTED``) acting as the system account, and from reports (``reports.py``) acting as
+the reporter. One subject has at most one open item: a second finding or report joins it and
+can only raise its severity. Automation ends here: it may hold and queue, never decide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from qunguan.enforcement import credit, sanctions, statements
+from qunguan.enforcement.models import (
+    Decision,
+    ItemSource,
+    ItemStatus,
+    Report,
+    ReportStatus,
+    ReviewItem,
+    SanctionKind,
+    SubjectType,
+)
+from qunguan.groups import Group
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError, define_error
+from qunguan.kernel.events import Event, EventType
+from qunguan.kernel.outbox import register_handler
+from qunguan.kernel.restrictions import Function
+from qunguan.kernel.text import require_storable
+from qunguan.kernel.uow import UnitOfWork, record_audit
+from qunguan.messaging import Message, MessageStatus
+from qunguan.messaging import actions as messaging_actions
+from qunguan.messaging import queries as messaging_queries
+
+define_error("review_claimed_by_another", 409, "Another officer holds a live claim on this "
+             "review item until details.claim_expires_at; wait for it to expire or be released.")
+define_error("review_claim_required", 409, "Claim the review item first: deciding or releasing "
+             "needs your own live claim (it may have expired).")
+define_error("review_item_decided", 409, "The review item was already decided.")
+define_error("decision_reason_required", 422, "A review decision needs a reason that is not "
+             "blank (it goes into the statement of reasons and the audit record).")
+define_error("decision_not_applicable", 422, "The decision does not fit the item: only a "
+             "message can be removed, and decision=sanction needs a sanction object; "
+             "details.problem says which.")
+
+# Severity scale of the queue: higher first. Held messages wait for delivery, so they start
+# high; samples are quality control and wait behind everything else.
+SEVERITY_HELD = 3
+SEVERITY_SCREENING = 2
+SEVERITY_SAMPLE = 0
+_NAMED_SEVERITY = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+CONTEXT_MESSAGES = 3  # before and after the subject, in the reviewer's view
+MAX_PAGE = 200
+MAX_REASON_CHARS = 2000
+
+
+def _severity_of(reasons: list[dict[str, Any]], default: int) -> int:
+    """The highest severity a screening reason names (as a number or a word), else
+    ``default``; a rule that names none must not sink below the source's default."""
+    found = [default]
+    for reason in reasons:
+        for value in (reason.get("severity"), (reason.get("data") or {}).get("severity")):
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int):
+                found.append(value)
+            elif isinstance(value, str) and value.lower() in _NAMED_SEVERITY:
+                found.append(_NAMED_SEVERITY[value.lower()])
+    return max(found)
+
+
+def is_sampled(message_id: int, rate: float) -> bool:
+    """Whether quality-control sampling picks this message: a hash of the id, so the choice
+    is reproducible and cannot be steered by timing."""
+    if rate <= 0:
+        return False
+    digest = hashlib.sha256(f"review-sample:{message_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+# --- opening items --------------------------------------------------------------------------
+
+
+def open_item(uow: UnitOfWork, *, acting: Account, source: ItemSource,
+              subject_type: SubjectType, subject_id: int, group_id: int | None, severity: int,
+              rules: list[dict[str, Any]], automated: bool) -> tuple[ReviewItem, bool]:
+    """The open item of the subject, joined, or a new one; ``True`` when it is new."""
+    item = uow.session.scalar(select(ReviewItem).where(
+        ReviewItem.subject_type == subject_type, ReviewItem.subject_id == subject_id,
+        ReviewItem.status == ItemStatus.OPEN).order_by(ReviewItem.id).limit(1))
+    if item is not None:
+        item.severity = max(item.severity, severity)
+        item.rules = [*item.rules, *rules]  # a new list: JSON columns track reassignment only
+        item.automated = item.automated or automated
+        return item, False
+    item = ReviewItem(source=source, subject_type=subject_type, subject_id=subject_id,
+                      group_id=group_id, severity=severity, rules=rules, automated=automated,
+                      status=ItemStatus.OPEN, created_at=uow.now())
+    uow.session.add(item)
+    uow.session.flush()
+    record_audit(uow, EventType.REVIEW_ITEM_OPENED, acting=acting, subject_type="review_item",
+                 subject_id=item.id, group_id=group_id,
+                 extra={"source": source, "item_subject_type": subject_type,
+                        "item_subject_id": subject_id, "severity": severity,
+                        "automated": automated, "rules": [r.get("rule") for r in rules]})
+    # No group_id on the event: members of the group must not learn of the review.
+    uow.emit(EventType.REVIEW_ITEM_OPENED, item_id=item.id, source=source,
+             subject_type=subject_type, subject_id=subject_id, target_group_id=group_id,
+             severity=severity)
+    return item, True
+
+
+def _screening_rules(reasons: list[dict[str, Any]], source: ItemSource) -> list[dict[str, Any]]:
+    return [{"rule": r.get("rule"), "detector": r.get("detector"), "source": source,
+             "automated": True} for r in reasons if isinstance(r, dict)]
+
+
+def on_message_held(uow: UnitOfWork, event: Event) -> None:
+    """A held message waits for a reviewer; its sender gets a statement at once (AT-1)."""
+    view = event.payload.get("message") or {}
+    message = messaging_queries.message_by_id(uow, int(view["id"]))
+    if message is None or message.status != MessageStatus.HELD:
+        return  # already decided or gone: nothing to queue
+    system = identity_queries.system_account(uow)
+    reasons = [r for r in (view.get("labels") or []) if isinstance(r, dict)]
+    item, _ = open_item(uow, acting=system, source=ItemSource.HELD,
+                        subject_type=SubjectType.MESSAGE, subject_id=message.id,
+                        group_id=message.group_id,
+                        severity=_severity_of(reasons, SEVERITY_HELD),
+                        rules=_screening_rules(reasons, ItemSource.HELD), automated=True)
+    rule = next((r.get("rule") for r in reasons if r.get("rule")), None)
+    group = uow.session.get(Group, message.group_id)
+    statements.issue_statement(
+        uow, acting=system, account_id=message.sender_id, measure="message_held",
+        facts=f"您在群「{group.name if group else message.group_id}」发送的消息（编号 "
+        f"{message.id}）被自动审核规则 {rule or '-'} 拦下，须经人工审核后才会送达。 "
+        f"Your message {message.id} was held by the automatic rule {rule or '-'} and will "
+        "be delivered only if a reviewer approves it.",
+        scope="this message only, before delivery", rule=rule, automated=True,
+        starts_at=message.created_at, ends_at=None, message_id=message.id,
+        review_item_id=item.id, group_id=message.group_id)
+
+
+def on_screening_flagged(uow: UnitOfWork, event: Event) -> None:
+    """A post-send rule fired on a delivered message: a reviewer looks at it."""
+    payload = event.payload
+    reasons = [r for r in (payload.get("reasons") or []) if isinstance(r, dict)]
+    message = messaging_queries.message_by_id(uow, int(payload["message_id"]))
+    if message is None or message.recalled_at is not None:
+        return
+    severity = payload.get("severity")
+    default = severity if isinstance(severity, int) and not isinstance(severity, bool) \
+        else _NAMED_SEVERITY.get(str(severity).lower(), SEVERITY_SCREENING)
+    open_item(uow, acting=identity_queries.system_account(uow), source=ItemSource.SCREENING,
+              subject_type=SubjectType.MESSAGE, subject_id=message.id,
+              group_id=message.group_id, severity=_severity_of(reasons, default),
+              rules=_screening_rules(reasons, ItemSource.SCREENING), automated=True)
+
+
+def on_message_posted(uow: UnitOfWork, event: Event) -> None:
+    """Quality control: a share of allowed posts goes to review (review_sample_rate)."""
+    rate = uow.settings.review_sample_rate
+    view = event.payload.get("message") or {}
+    if not rate or "id" not in view or not is_sampled(int(view["id"]), rate):
+        return
+    open_item(uow, acting=identity_queries.system_account(uow), source=ItemSource.SAMPLE,
+              subject_type=SubjectType.MESSAGE, subject_id=int(view["id"]),
+              group_id=view.get("group_id"), severity=SEVERITY_SAMPLE,
+              rules=[{"rule": "quality_sample", "source": ItemSource.SAMPLE,
+                      "automated": True}], automated=False)
+
+
+register_handler(EventType.MESSAGE_HELD, on_message_held)
+register_handler(EventType.SCREENING_FLAGGED, on_screening_flagged)
+register_handler(EventType.MESSAGE_POSTED, on_message_posted)
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def list_items(uow: UnitOfWork, *, viewer: Account, status: ItemStatus = ItemStatus.OPEN,
+               source: ItemSource | None = None, group_id: int | None = None,
+               limit: int = 50) -> list[ReviewItem]:
+    """The queue: most severe first, then oldest first."""
+    identity_queries.require_officer(viewer)
+    stmt = select(ReviewItem).where(ReviewItem.status == status)
+    if source is not None:
+        stmt = stmt.where(ReviewItem.source == source)
+    if group_id is not None:
+        stmt = stmt.where(ReviewItem.group_id == group_id)
+    stmt = stmt.order_by(ReviewItem.severity.desc(), ReviewItem.created_at, ReviewItem.id)
+    return list(uow.session.scalars(stmt.limit(max(1, min(limit, MAX_PAGE)))))
+
+
+def access_item(uow: UnitOfWork, *, viewer: Account, item_id: int) -> ReviewItem:
+    identity_queries.require_officer(viewer)
+    item = uow.session.get(ReviewItem, item_id)
+    if item is None:
+        raise QunguanError("not_found", "No such review item.")
+    return item
+
+
+def item_reports(uow: UnitOfWork, item_id: int) -> list[Report]:
+    return list(uow.session.scalars(select(Report).where(Report.review_item_id == item_id)
+                                    .order_by(Report.id)))
+
+
+def item_detail(uow: UnitOfWork, *, viewer: Account, item_id: int) -> dict[str, Any]:
+    """The item, its reports, and its subject in context, with display names only: legal
+    names stay sealed in the vault."""
+    item = access_item(uow, viewer=viewer, item_id=item_id)
+    reports = item_reports(uow, item.id)
+    names = identity_queries.accounts_by_ids(uow, [r.reporter_id for r in reports])
+    out: dict[str, Any] = {
+        "item": item, "message": None, "context": [], "account": None, "group": None,
+        "reports": [{"id": r.id, "reporter_id": r.reporter_id,
+                     "reporter_display_name": names[r.reporter_id].display_name
+                     if r.reporter_id in names else "?",
+                     "reason": r.reason, "note": r.note, "good_faith": r.good_faith,
+                     "status": r.status, "created_at": r.created_at} for r in reports]}
+    if item.subject_type == SubjectType.MESSAGE:
+        message = messaging_queries.message_by_id(uow, item.subject_id)
+        if message is not None:
+            around = messaging_queries.context_of(uow, message, CONTEXT_MESSAGES)
+            views = messaging_queries.render(uow, around)
+            out["context"] = views
+            out["message"] = next(v for v in views if v["id"] == message.id)
+    elif item.subject_type == SubjectType.ACCOUNT:
+        account = uow.session.get(Account, item.subject_id)
+        if account is not None:
+            out["account"] = {"id": account.id, "display_name": account.display_name}
+    group_id = item.subject_id if item.subject_type == SubjectType.GROUP else item.group_id
+    group = uow.session.get(Group, group_id) if group_id is not None else None
+    if group is not None:
+        out["group"] = {"id": group.id, "name": group.name, "category": group.category,
+                        "member_count": group.member_count}
+    return out
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def _locked_item(uow: UnitOfWork, viewer: Account, item_id: int) -> ReviewItem:
+    """The item re-read under a row lock: two officers claiming at once on PostgreSQL must
+    not both see it free (SQLite already runs write transactions one at a time)."""
+    item = access_item(uow, viewer=viewer, item_id=item_id)
+    uow.session.refresh(item, with_for_update=True)
+    if item.status != ItemStatus.OPEN:
+        raise QunguanError("review_item_decided", "The item was already decided.",
+                           decision=item.decision)
+    return item
+
+
+def _claim_is_live(uow: UnitOfWork, item: ReviewItem) -> bool:
+    return (item.claimed_by is not None and item.claim_expires_at is not None
+            and item.claim_expires_at > uow.now())
+
+
+def _require_own_claim(uow: UnitOfWork, item: ReviewItem, acting: Account) -> None:
+    if _claim_is_live(uow, item) and item.claimed_by != acting.id:
+        assert item.claim_expires_at is not None
+        raise QunguanError("review_claimed_by_another", "Another officer is reviewing this item.",
+                           claim_expires_at=item.claim_expires_at.isoformat())
+    if not _claim_is_live(uow, item):
+        raise QunguanError("review_claim_required", "Claim the item first.")
+
+
+def do_claim(uow: UnitOfWork, *, acting: Account, item_id: int) -> ReviewItem:
+    """Claim the item exclusively for review_claim_seconds; one's own claim is extended."""
+    item = _locked_item(uow, acting, item_id)
+    if _claim_is_live(uow, item) and item.claimed_by != acting.id:
+        _require_own_claim(uow, item, acting)  # raises review_claimed_by_another
+    taken_over = item.claimed_by if item.claimed_by not in (None, acting.id) else None
+    item.claimed_by = acting.id
+    item.claim_expires_at = uow.now() + timedelta(seconds=uow.settings.review_claim_seconds)
+    record_audit(uow, EventType.REVIEW_ITEM_CLAIMED, acting=acting, subject_type="review_item",
+                 subject_id=item.id, group_id=item.group_id,
+                 extra={"claim_expires_at": item.claim_expires_at.isoformat(),
+                        "expired_claim_of": taken_over})
+    uow.emit(EventType.REVIEW_ITEM_CLAIMED, item_id=item.id, claimed_by=acting.id,
+             claim_expires_at=item.claim_expires_at.isoformat())
+    return item
+
+
+def do_release(uow: UnitOfWork, *, acting: Account, item_id: int) -> ReviewItem:
+    """Give one's claim back so another officer may take the item at once."""
+    item = _locked_item(uow, acting, item_id)
+    _require_own_claim(uow, item, acting)
+    item.claimed_by = None
+    item.claim_expires_at = None
+    # The same type as the claim, marked released: a claim's whole life reads in one type.
+    record_audit(uow, EventType.REVIEW_ITEM_CLAIMED, acting=acting, subject_type="review_item",
+                 subject_id=item.id, group_id=item.group_id, extra={"released": True})
+    uow.emit(EventType.REVIEW_ITEM_CLAIMED, item_id=item.id, claimed_by=None, released=True)
+    return item
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SanctionOrder:
+    """What decision=sanction imposes; ``subject`` picks the account or the group of the item
+    (default: the sender of a message, the reported account, the reported group)."""
+
+    kind: SanctionKind
+    duration_seconds: int | None = None
+    functions: tuple[Function, ...] = ()
+    group_id: int | None = None
+    subject: SubjectType | None = None
+    skip_warning_reason: str | None = None  # EC-8: suspending a never-warned member
+
+
+def _first_rule(item: ReviewItem) -> str | None:
+    return next((str(r["rule"]) for r in item.rules if r.get("rule")), None)
+
+
+def _culprit(item: ReviewItem, message: Message | None) -> tuple[SubjectType, int]:
+    """Whose conduct the item is about: a message's sender, the account, the group."""
+    if message is not None:
+        return SubjectType.ACCOUNT, message.sender_id
+    return SubjectType(item.subject_type), item.subject_id
+
+
+def _sanction_subject(item: ReviewItem, message: Message | None,
+                      wanted: SubjectType | None) -> tuple[SubjectType, int]:
+    is_group = item.subject_type == SubjectType.GROUP
+    if wanted is None:
+        wanted = SubjectType.GROUP if is_group else SubjectType.ACCOUNT
+    if wanted == SubjectType.ACCOUNT and not is_group:
+        return _culprit(item, message)
+    if wanted == SubjectType.GROUP:
+        group_id = item.subject_id if is_group else item.group_id
+        if group_id is not None:
+            return SubjectType.GROUP, group_id
+    raise QunguanError("decision_not_applicable", "The item has no such subject to sanction.",
+                       problem="sanction_subject")
+
+
+_OUTCOMES = {
+    Decision.DISMISS: ("not_upheld",
+                       "经审核，被举报的内容未违反规则，不作处理。 We reviewed your report and "
+                       "found no breach of the rules; no action was taken."),
+    Decision.REMOVE: ("upheld",
+                      "经审核，举报属实，相关消息已删除。 We reviewed your report and removed the "
+                      "message."),
+    Decision.SANCTION: ("upheld",
+                        "经审核，举报属实，已依规处理（处罚）。 We reviewed your report and took "
+                        "action against the account or group responsible."),
+}
+REPORTER_REDRESS = ("如对处理结果有异议，可补充材料重新举报，或联系平台管理人员。 If you disagree, "
+                    "you may report again with more information or contact the service's "
+                    "officers.")
+
+
+def _removal_statement(uow: UnitOfWork, acting: Account, item: ReviewItem, message: Message,
+                       reason: str) -> None:
+    rule = _first_rule(item)
+    statements.issue_statement(
+        uow, acting=acting, account_id=message.sender_id, measure="message_removed",
+        facts=f"您的消息（编号 {message.id}）经人工审核后被删除。理由：{reason} "
+        f"Your message {message.id} was removed after review. Reason: {reason}"
+        + (f" Rule: {rule}." if rule else "")
+        + (" Automated screening flagged it." if item.automated else ""),
+        scope="this message", rule=rule, automated=item.automated, starts_at=uow.now(),
+        ends_at=None, message_id=message.id, review_item_id=item.id,
+        group_id=message.group_id)
+
+
+def _require_reason(reason: str) -> str:
+    reason = require_storable(reason, "reason").strip()
+    if not reason:
+        raise QunguanError("decision_reason_required", "Give a reason for the decision.")
+    return reason[:MAX_REASON_CHARS]
+
+
+def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decision,
+              reason: str, sanction: SanctionOrder | None = None) -> ReviewItem:
+    """Decide an item under one's own live claim: dismiss (a held message is delivered),
+    remove the message, or remove it and impose a sanction. Reports of the item get their
+    outcome; upheld ones count against the culprit's credit."""
+    item = _locked_item(uow, acting, item_id)
+    _require_own_claim(uow, item, acting)
+    reason = _require_reason(reason)
+    message = (messaging_queries.message_by_id(uow, item.subject_id)
+               if item.subject_type == SubjectType.MESSAGE else None)
+    sanction_id: int | None = None
+    if decision == Decision.REMOVE and message is None:
+        raise QunguanError("decision_not_applicable", "Only a message can be removed.",
+                           problem="not_a_message")
+    if decision == Decision.SANCTION and sanction is None:
+        raise QunguanError("decision_not_applicable", "Say which sanction to impose.",
+                           problem="sanction_missing")
+    if decision == Decision.DISMISS:
+        if message is not None and message.status == MessageStatus.HELD \
+                and message.recalled_at is None:
+            messaging_actions.do_release_message(uow, acting=acting, message_id=message.id,
+                                                 reason=reason)
+    elif message is not None and message.recalled_at is None:
+        messaging_actions.do_remove_message(uow, acting=acting, message_id=message.id,
+                                            reason=reason)
+        # AT-1: the removal has its own statement (and appeal) beside any sanction's, so
+        # overturning one does not have to overturn the other.
+        _removal_statement(uow, acting, item, message, reason)
+    if decision == Decision.SANCTION:
+        assert sanction is not None
+        subject_type, subject_id = _sanction_subject(item, message, sanction.subject)
+        group_id = sanction.group_id
+        if group_id is None and sanction.kind in (SanctionKind.MUTE,
+                                                  SanctionKind.SUSPEND_ADMIN):
+            group_id = item.group_id  # the group the conduct happened in
+        row = sanctions.do_impose_sanction(
+            uow, acting=acting, subject_type=subject_type, subject_id=subject_id,
+            kind=sanction.kind, reason=reason, duration_seconds=sanction.duration_seconds,
+            group_id=group_id, functions=list(sanction.functions) or None,
+            rule=_first_rule(item), automated=False, review_item_id=item.id,
+            message_id=message.id if message is not None else None,
+            skip_warning_reason=sanction.skip_warning_reason)
+        sanction_id = row.id
+    now = uow.now()
+    item.status = ItemStatus.DECIDED
+    item.decision = decision
+    item.decision_reason = reason
+    item.decided_by = acting.id
+    item.decided_at = now
+    item.claimed_by = None
+    item.claim_expires_at = None
+    reports = item_reports(uow, item.id)
+    outcome, text = _OUTCOMES[decision]
+    if reports and outcome == "upheld":
+        culprit_type, culprit_id = _culprit(item, message)
+        credit.record_upheld_report(uow, subject_type=culprit_type, subject_id=culprit_id,
+                                    review_item_id=item.id)
+    for report in reports:
+        report.status = ReportStatus.DECIDED
+        report.outcome = outcome
+        report.outcome_text = f"{text} {REPORTER_REDRESS}"
+        report.decided_at = now
+        record_audit(uow, EventType.REPORT_DECIDED, acting=acting, subject_type="report",
+                     subject_id=report.id, group_id=report.group_id,
+                     extra={"review_item_id": item.id, "outcome": outcome})
+        uow.emit(EventType.REPORT_DECIDED, account_ids=(report.reporter_id,),
+                 report_id=report.id, outcome=outcome, outcome_text=report.outcome_text)
+    record_audit(uow, EventType.REVIEW_ITEM_DECIDED, acting=acting, subject_type="review_item",
+                 subject_id=item.id, group_id=item.group_id,
+                 extra={"decision": decision, "reason": reason, "source": item.source,
+                        "automated": item.automated, "rule": _first_rule(item),
+                        "message_id": message.id if message is not None else None,
+                        "sanction_id": sanction_id, "report_ids": [r.id for r in reports],
+                        "opened_at": item.created_at.isoformat()})
+    uow.emit(EventType.REVIEW_ITEM_DECIDED, item_id=item.id, decision=decision,
+             sanction_id=sanction_id, target_group_id=item.group_id)
+    return item
