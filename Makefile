@@ -5,13 +5,14 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PY) -m uv")
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test pytest lint typecheck imports bench eval migrate clean help
+.PHONY: run test pytest lint typecheck imports bench eval train-alarm migrate clean help
 
 help:
 	@echo "make run    - migrate, seed the demo institution and start the server (SQLite)"
 	@echo "make test   - pytest (SQLite and PostgreSQL), ruff, mypy --strict, import-linter"
 	@echo "make bench  - HTTP throughput and screening gate latency benchmarks, write BENCHMARKS.md"
 	@echo "make eval   - rumour matching evaluation on ../shared/data (docs/evaluation.md)"
+	@echo "make train-alarm - rebuild the alarm-claim model from ../shared/data (docs/rumors.md)"
 	@echo "make lint   - ruff, mypy and import-linter only"
 
 # uv comes from pip when missing; the venv is built from uv.lock, never resolved afresh.
@@ -44,6 +45,12 @@ bench: $(BIN)/qunguan
 # Evaluations on the research data beside the checkout (../shared/data); skips when absent.
 eval: $(BIN)/qunguan
 	$(BIN)/qunguan eval rumors --data ../shared/data
+	$(BIN)/qunguan eval alarm --data ../shared/data
+
+# Rebuilds src/qunguan/rumors/data/alarm_model.npz (about a minute); review the printed
+# threshold against rules/alarm.toml's min_score before committing the new file.
+train-alarm: $(BIN)/qunguan
+	$(BIN)/python scripts/train_alarm.py --data ../shared/data
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

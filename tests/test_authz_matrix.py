@@ -15,6 +15,7 @@ goes in KNOWN_BUGS with the CORRECT expectation in the table: the route's test t
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,6 +340,33 @@ def _purge(ctx: Ctx, role: str) -> Call:
                  "reason": "不实信息"})
 
 
+def _debunk_body(ctx: Ctx) -> dict[str, Any]:
+    n = next(_serial)
+    return {"claim": f"第{n}号测试谣言：喝某种茶能预防一切病毒", "verdict": "false",
+            "refutation": "没有证据。", "publisher": "辟谣平台"}
+
+
+def _fresh_debunk(ctx: Ctx) -> int:
+    r = ctx.api.post("/api/officer/debunks", as_=ctx.cast.officer, json=_debunk_body(ctx))
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _debunk(method: str, suffix: str = "", body: Any = None) -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        if method == "GET":  # reading: one entry serves every role
+            ctx.state.setdefault("debunk", _fresh_debunk(ctx))
+            return Call(method, f"/api/officer/debunks/{ctx.state['debunk']}{suffix}")
+        return Call(method, f"/api/officer/debunks/{_fresh_debunk(ctx)}{suffix}", body)
+
+    return prepare
+
+
+def _import_debunks(ctx: Ctx, role: str) -> Call:
+    return Call("POST", "/api/officer/debunks/import",
+                {"format": "jsonl", "content": json.dumps(_debunk_body(ctx))})
+
+
 # --- the table ----------------------------------------------------------------------------
 
 MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
@@ -470,6 +498,16 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
                                    lambda ctx: {"group_id": ctx.gid, "reason": "应急"})),
     "POST /api/officer/emergency/unfreeze": (officers_only(200), _unfreeze),
     "POST /api/officer/emergency/purge": (officers_only(200), _purge),
+    # rumours: the debunk bank
+    "GET /api/officer/debunks": (officers_only(200), simple("GET", "/api/officer/debunks")),
+    "POST /api/officer/debunks": (officers_only(201),
+                                  simple("POST", "/api/officer/debunks", _debunk_body)),
+    "GET /api/officer/debunks/{debunk_id}": (officers_only(200), _debunk("GET")),
+    "PATCH /api/officer/debunks/{debunk_id}": (officers_only(200),
+                                               _debunk("PATCH", body={"verdict": "misleading"})),
+    "POST /api/officer/debunks/{debunk_id}/retire": (
+        officers_only(200), _debunk("POST", "/retire", {"reason": "录入有误"})),
+    "POST /api/officer/debunks/import": (officers_only(200), _import_debunks),
     # operations
     "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
 }

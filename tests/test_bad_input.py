@@ -102,6 +102,19 @@ VALID_BODIES: dict[str, Any] = {
                                                        "category": None, "reason": "解除"},
     "POST /api/officer/emergency/purge": lambda c: {"message_id": None, "fingerprint": "f" * 64,
                                                     "reason": "不实"},
+    "POST /api/officer/debunks": lambda c: {"claim": "喝某种茶能预防一切病毒", "verdict": "false",
+                                            "refutation": "没有证据。", "publisher": "辟谣平台",
+                                            "source_url": "https://www.piyao.org.cn/",
+                                            "published_on": "2020-02-01", "language": "zh"},
+    "PATCH /api/officer/debunks/{debunk_id}": lambda c: {"verdict": "misleading",
+                                                         "refutation": "说明",
+                                                         "expected_version": 1},
+    "POST /api/officer/debunks/{debunk_id}/retire": lambda c: {"reason": "录入有误",
+                                                               "expected_version": 1},
+    "POST /api/officer/debunks/import": lambda c: {
+        "format": "jsonl", "source": "bank.jsonl",
+        "content": '{"claim": "喝某种茶能预防一切病毒", "verdict": "false", '
+                   '"refutation": "没有证据。", "publisher": "辟谣平台"}'},
 }
 
 
@@ -156,7 +169,8 @@ def ids(api: Api, cast: Cast) -> dict[str, Any]:
     return {"group_id": cast.group["id"], "code": cast.group["code"],
             "account_id": cast.member2.id, "message_id": r.json()["id"],
             "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1,
-            "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1}
+            "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1,
+            "debunk_id": 1}
 
 
 def _caller(cast: Cast, key: str) -> Person:

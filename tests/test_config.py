@@ -45,6 +45,9 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "review_sample_rate": ("0.25", 0.25),
     "report_daily_cap": ("5", 5),
     "screening_policy_refresh_seconds": ("0.5", 0.5),
+    "rumors_bank_refresh_seconds": ("1.5", 1.5),
+    "rumors_correction_days": ("7", 7),
+    "rumors_correction_batch": ("50", 50),
 }
 
 

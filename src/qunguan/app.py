@@ -35,6 +35,7 @@ from qunguan.messaging.realtime import Hub
 from qunguan.messaging.routes import router as messaging_router
 from qunguan.migrations import SchemaError, check_schema
 from qunguan.models import load_all_models
+from qunguan.rumors.routes import router as rumors_router
 from qunguan.screening.routes import router as screening_router
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(intake_router)  # reports, review queue, emergency mode
     app.include_router(enforcement_router)  # sanctions, credit, statements, appeals
     app.include_router(screening_router)  # the active policy pack and its rule hits
+    app.include_router(rumors_router)  # the debunk bank
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

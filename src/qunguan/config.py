@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     )
 
     appeal_window_days: int = Field(
-        180, ge=1, description="Days after a statement of reasons during which the member may "
-        "appeal it (AT-2: at least six months).",
+        180, ge=180, description="Days after a statement of reasons during which the member "
+        "may appeal it (AT-2: at least six months, so at least 180).",
     )
     credit_base: int = Field(
         100, description="Credit score of an account or group with no contributions (EC-1).",
@@ -135,6 +135,20 @@ class Settings(BaseSettings):
         5.0, ge=0.0, description="How often, at most, each process asks the database which "
         "policy pack version is active; a pack loaded by another process takes effect within "
         "this many seconds (at once in the process that loaded it).",
+    )
+    rumors_bank_refresh_seconds: float = Field(
+        5.0, ge=0.0, description="How often, at most, each process checks the debunk bank for "
+        "entries added, edited or retired by another process (at once in the process that "
+        "changed it).",
+    )
+    rumors_correction_days: int = Field(
+        30, ge=1, description="When a debunk is added or upgraded to false/misleading, "
+        "messages of the last this many days are matched against it retroactively, labelled "
+        "and their readers told (CR-8).",
+    )
+    rumors_correction_batch: int = Field(
+        200, ge=1, le=10_000, description="Messages matched per step of a retroactive "
+        "correction sweep; each step is one short transaction and schedules the next.",
     )
 
     @property

@@ -22,6 +22,7 @@ from qunguan.identity.vault import phone_index
 from qunguan.kernel.events import EventType
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging import actions as messaging
+from qunguan.rumors.starter import load_starter_bank
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -80,6 +81,7 @@ def seed_demo(uow: UnitOfWork) -> bool:
     system = identity_queries.system_account(uow)
     identity.do_set_kind(uow, acting=system, account_id=people["officer"].id,
                          kind=AccountKind.OFFICER)
+    load_starter_bank(uow, acting=people["officer"])  # the demo's groups meet a real bank
 
     branch = groups.do_create_group(
         uow, acting=people["secretary"], name="第三党支部", category=Category.PARTY_BRANCH,

@@ -9,4 +9,5 @@ def load_all_models() -> None:
     import qunguan.identity.models
     import qunguan.kernel.models
     import qunguan.messaging.models
+    import qunguan.rumors.models
     import qunguan.screening.models  # noqa: F401

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import qunguan.app  # noqa: F401  (registers every capability's detectors, as the server does)
 from qunguan.config import Settings
 from qunguan.kernel.clock import SystemClock
 from qunguan.kernel.db import make_engine
@@ -162,9 +163,10 @@ def main() -> None:
             return evaluate(core_rules, signals, pack.version)
 
         verdicts = Counter(gate(uow, c).kind.label for c in contexts)
-        load = os.getloadavg()[0]
+        load_before = os.getloadavg()[0]
         gate_row = measure(whole_gate, contexts)
         core_row = measure(core, contexts)
+        load_after = os.getloadavg()[0]
         uow.close()
         engine.dispose()
 
@@ -184,7 +186,10 @@ def main() -> None:
         "- Command: `make bench` (`python -m tests.bench.gate_latency`)",
         f"- Machine: {machine()}",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Load average (1 min) when measuring: {load:.1f} on {os.cpu_count()} cores",
+        f"- Load average (1 min) when measuring: {load_before:.1f} before, {load_after:.1f} "
+        f"after, on {os.cpu_count()} cores"
+        + (" (other work was running: the wall-clock columns include its time slices; the "
+           "CPU-time column does not)" if max(load_before, load_after) > 1 else ""),
         f"- Verdicts over the posts: {dict(sorted(verdicts.items()))} (the flood count "
         "cycles 0 to 29 messages a minute, so one post in five meets flood.fast)", "",
         "| what | p50 ms | p99 ms | p99 ms, CPU time | max ms | messages/s (one core) |",

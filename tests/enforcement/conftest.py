@@ -1,3 +1,6 @@
 """Fixtures shared by the enforcement tests."""
 
-from tests.enforcement.review_helpers import hold_on  # noqa: F401  (the fixture, shared)
+from tests.enforcement.review_helpers import (  # noqa: F401  (the fixtures, shared)
+    hold_on,
+    postgresql_only,
+)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -51,7 +53,9 @@ def sanctions_of(app: Any, **where: Any) -> list[Sanction]:
 
 
 def post(api: Api, person: Person, group_id: int, text: str) -> dict[str, Any]:
-    r = api.post(f"/api/groups/{group_id}/messages", as_=person, json={"text": text})
+    # confirm: some texts are alarms, and the alarm rule's prompt is not under test here.
+    r = api.post(f"/api/groups/{group_id}/messages", as_=person,
+                 json={"text": text, "confirm": True})
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -77,6 +81,24 @@ def decide(api: Api, officer: Person, item_id: int, decision: str, reason: str =
                  json={"decision": decision, "reason": reason, **extra})
     assert r.status_code == status, r.text
     return r.json()
+
+
+@pytest.fixture
+def postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): no race to test")
+
+
+def run_together(n: int, call: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+    """Call ``call`` on every arg from n threads released at once."""
+    barrier = threading.Barrier(n)
+
+    def one(arg: Any) -> Any:
+        barrier.wait(timeout=30)
+        return call(arg)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, args))
 
 
 def second_officer(app: Any, cast: Cast) -> Person:

@@ -181,3 +181,111 @@ def test_overturned_blacklist_frees_the_identity(api: Api, cast: Cast, app: Any)
     r = api.post(f"/api/groups/{gid}/messages", as_=cast.member, json={"text": "谢谢复核"})
     assert r.status_code == 201, r.text
     assert credit_score(api, cast.member) == 100
+
+
+def test_an_officer_cannot_decide_their_own_appeal(api: Api, cast: Cast, app: Any) -> None:
+    """B1: an officer sanctioned like anyone else appeals; they may not decide it."""
+    officer2 = second_officer(api, app)
+    sanction = impose(api, officer2, cast.officer, "warning", reason="值班期间刷屏")
+    statement = statement_of(api, cast.officer, sanction["id"])
+    appeal = _appeal(api, cast.officer, statement["id"], "当时在转发值班通知").json()
+    r = _decide(api, cast.officer, appeal["id"], "overturned")
+    assert (r.status_code, _code(r)) == (403, "own_decision")
+    r = _decide(api, officer2, appeal["id"], "overturned")  # nor may the one who imposed it
+    assert (r.status_code, _code(r)) == (403, "own_decision")
+    assert audit_records(app, EventType.APPEAL_DECIDED) == []
+    assert credit_score(api, cast.officer) == 95
+    officer3 = second_officer(api, app, "officer3")
+    assert _decide(api, officer3, appeal["id"], "overturned").status_code == 200
+    [decided] = audit_records(app, EventType.APPEAL_DECIDED)
+    assert decided.acting_id == officer3.id
+    assert credit_score(api, cast.officer) == 100
+
+
+def test_the_purging_officer_cannot_decide_the_appeal(api: Api, cast: Cast, app: Any) -> None:
+    """B2: a purge statement names no sanction and no review item; the statement records who
+    decided, so the four-eyes rule still holds."""
+    gid = cast.group["id"]
+    message = api.post(f"/api/groups/{gid}/messages", as_=cast.member,
+                       json={"text": "紧急通知：明天全市停水，速转！", "confirm": True}).json()
+    r = api.post("/api/officer/emergency/purge", as_=cast.officer,
+                 json={"message_id": message["id"], "reason": "不实信息，全网删除"})
+    assert r.status_code == 200, r.text
+    [statement] = api.get("/api/me/statements", as_=cast.member).json()
+    assert statement["measure"] == "message_removed"
+    assert (statement["sanction_id"], statement["review_item_id"]) == (None, None)
+    [issued] = audit_records(app, EventType.STATEMENT_ISSUED)
+    assert issued.extra["decided_by"] == cast.officer.id
+    appeal = _appeal(api, cast.member, statement["id"], "我转发的是自来水公司的通知").json()
+    r = _decide(api, cast.officer, appeal["id"], "overturned")
+    assert (r.status_code, _code(r)) == (403, "own_decision")
+    assert audit_records(app, EventType.APPEAL_DECIDED) == []
+    officer2 = second_officer(api, app)
+    listed = api.get("/api/officer/appeals", as_=officer2).json()
+    assert listed[0]["original_decider"] == cast.officer.id
+    r = _decide(api, officer2, appeal["id"], "upheld", "经核实为不实信息")
+    assert r.status_code == 200, r.text
+
+
+def test_a_hold_is_not_appealable(api: Api, cast: Cast, app: Any, hold_on: Any) -> None:
+    """B5: the review decides a hold; its statement says so and refuses an appeal."""
+    from tests.enforcement.review_helpers import drain, post
+
+    hold_on("待审")
+    post(api, cast.member, cast.group["id"], "待审：周五团建")
+    drain(app)
+    [statement] = api.get("/api/me/statements", as_=cast.member).json()
+    assert statement["measure"] == "message_held"
+    assert "cannot be appealed" in statement["redress"]
+    assert "不可申诉" in statement["redress"]
+    [issued] = audit_records(app, EventType.STATEMENT_ISSUED)
+    assert issued.extra["decided_by"] is None  # automation held it; nobody decided yet
+    r = _appeal(api, cast.member, statement["id"])
+    assert (r.status_code, _code(r)) == (409, "not_appealable")
+    assert audit_records(app, EventType.APPEAL_FILED) == []
+
+
+def test_overturning_only_the_removal_keeps_the_sanction(api: Api, cast: Cast,
+                                                         app: Any) -> None:
+    """B3: a review removed a reported message and warned its sender; the appeal overturns
+    the removal only. The report's credit comes back, the warning's does not."""
+    from tests.enforcement.review_helpers import claim, decide, items, post, report
+
+    gid = cast.group["id"]
+    message = post(api, cast.member, gid, "低价代办各类证件，私聊")
+    report(api, cast.member2, "message", message["id"], reason="fraud")
+    [item] = items(app)
+    claim(api, cast.officer, item.id)
+    decide(api, cast.officer, item.id, "sanction", reason="发布代办证件广告",
+           sanction={"kind": "warning"})
+    assert credit_score(api, cast.member) == 90  # -5 upheld report, -5 warning
+    removal = next(s for s in api.get("/api/me/statements", as_=cast.member).json()
+                   if s["measure"] == "message_removed")
+    appeal = _appeal(api, cast.member, removal["id"], "这是单位统一代办的通知").json()
+    officer2 = second_officer(api, app)
+    assert _decide(api, officer2, appeal["id"], "overturned").status_code == 200
+
+    assert credit_score(api, cast.member) == 95  # the warning still counts
+    causes = {(c["cause"], c["reversed_at"] is not None)
+              for c in api.get("/api/me/credit", as_=cast.member).json()["contributions"]}
+    assert causes == {("report_upheld", True), ("sanction", False)}
+    assert audit_records(app, EventType.SANCTION_LIFTED) == []
+    [decided] = audit_records(app, EventType.APPEAL_DECIDED)
+    assert decided.extra["message_restored"] is True
+    r = api.get("/api/officer/sanctions", as_=officer2,
+                params={"subject_type": "account", "subject_id": cast.member.id})
+    [warning] = r.json()
+    assert warning["overturned_at"] is None
+
+
+def test_an_appeal_decision_may_not_quote_personal_data(api: Api, cast: Cast,
+                                                        app: Any) -> None:
+    """P2: the decision reason goes to the appellant and into the lift reason."""
+    sanction = impose(api, cast.officer, cast.member, "warning")
+    statement = statement_of(api, cast.member, sanction["id"])
+    appeal = _appeal(api, cast.member, statement["id"]).json()
+    officer2 = second_officer(api, app)
+    r = _decide(api, officer2, appeal["id"], "overturned", "已致电 13712345678 核实")
+    assert (r.status_code, _code(r)) == (422, "reason_has_personal_data")
+    assert audit_records(app, EventType.APPEAL_DECIDED) == []
+    assert _decide(api, officer2, appeal["id"], "overturned", "已电话核实").status_code == 200

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from qunguan.enforcement.models import ItemSource, Report
 from qunguan.kernel.events import EventType
-from tests.conftest import Api, Cast, audit_records, error_code, outbox_events
+from tests.conftest import Api, Cast, audit_records, error_code, make_officer, outbox_events
 from tests.enforcement.review_helpers import (
     claim,
     decide,
@@ -15,6 +17,7 @@ from tests.enforcement.review_helpers import (
     report,
     reports_of,
     rows,
+    run_together,
 )
 
 
@@ -91,7 +94,7 @@ def test_only_what_the_reporter_can_see(api: Api, cast: Cast, app: Any) -> None:
             (cast.member, "account", cast.member.id),  # oneself
             (cast.member, "message", 10**9),
             (cast.member, "group", 10**9),
-            (cast.officer, "message", message["id"])):  # officers review, they do not report
+            (cast.officer, "message", message["id"])):  # an officer outside the group
         r = api.post("/api/reports", as_=person, json={"subject_type": subject_type,
                                                        "subject_id": subject_id,
                                                        "reason": "other"})
@@ -162,3 +165,41 @@ def test_dismissed_report_is_not_upheld(api: Api, cast: Cast, app: Any) -> None:
     assert "no action" in seen["next_steps"]
     # The message stays.
     assert api.get(f"/api/messages/{message['id']}", as_=cast.member).json()["text"] == "明天开会"
+
+
+def test_officers_report_what_they_see_as_members(api: Api, cast: Cast, app: Any) -> None:
+    """An officer who is also a member of a group reports like any member (the doc says so);
+    outside their groups they see nothing to report."""
+    make_officer(app, cast.admin)
+    message = post(api, cast.member2, cast.group["id"], "群里的可疑消息")
+    receipt = report(api, cast.admin, "message", message["id"], reason="fraud")
+    [item] = items(app)
+    assert receipt["status"] == "open"
+    assert [r.reporter_id for r in rows(app, Report, review_item_id=item.id)] == [cast.admin.id]
+    [filed] = audit_records(app, EventType.REPORT_FILED)
+    assert filed.acting_id == cast.admin.id
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_one_reporter_racing_themselves(api: Api, cast: Cast, app: Any) -> None:
+    """A double click, and a burst past the daily cap, on the real database: the duplicate
+    check and the cap hold (the reporter's account row serialises their reports)."""
+    gid = cast.group["id"]
+    message = post(api, cast.member2, gid, "刷屏")
+
+    def file(subject_id: int) -> Any:
+        return api.post("/api/reports", as_=cast.member, json={
+            "subject_type": "message", "subject_id": subject_id, "reason": "spam"})
+
+    results = run_together(4, file, [message["id"]] * 4)
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409], [
+        r.text for r in results]
+    assert {error_code(r) for r in results if r.status_code == 409} == {"already_reported"}
+    assert len(reports_of(app, cast.member.id)) == 1
+
+    app.state.uows.settings.report_daily_cap = 3
+    others = [post(api, cast.member2, gid, f"第{n}条")["id"] for n in range(5)]
+    results = run_together(5, file, others)
+    assert sorted(r.status_code for r in results) == [201, 201, 429, 429, 429], [
+        r.text for r in results]
+    assert len(reports_of(app, cast.member.id)) == 3

@@ -8,7 +8,7 @@ from typing import Any
 from qunguan.kernel.clock import FixedClock
 from qunguan.kernel.events import EventType
 from tests.cast import Person
-from tests.conftest import Api, Cast, audit_records, outbox_events, register
+from tests.conftest import Api, Cast, audit_records, error_code, outbox_events, register
 from tests.enforcement.sanction_helpers import impose
 
 DAY = 24 * 3600
@@ -267,3 +267,148 @@ def test_the_checker_is_registered_by_importing_the_package() -> None:
 
     assert check_sanctions in restrictions._CHECKERS
 
+
+
+def test_suspension_takes_admin_powers_and_joining(api: Api, cast: Cast, app: Any) -> None:
+    """B7: a suspended admin keeps no admin tool and cannot join a group any way."""
+    gid = cast.group["id"]
+    sanction = impose(api, cast.officer, cast.admin, "suspend", duration_seconds=DAY,
+                      skip_warning_reason="利用管理权限骚扰成员")
+    assert {"group_admin", "join"} <= set(sanction["functions"])
+    r = api.post(f"/api/groups/{gid}/members/{cast.member2.id}/mute", as_=cast.admin,
+                 json={"seconds": 600, "reason": "刷屏"})
+    assert r.status_code == 403
+    assert (_error(r)["code"], _error(r)["details"]["function"]) == ("restricted", "group_admin")
+    r = api.post("/api/groups", as_=cast.founder, json={"name": "读书会", "category": "work"})
+    other = r.json()
+    r = api.post(f"/api/groups/by-code/{other['code']}/join-requests", as_=cast.admin,
+                 json={"rules_version": other["rules_version"], "note": "想加入"})
+    assert r.status_code == 403
+    assert (_error(r)["code"], _error(r)["details"]["function"]) == ("restricted", "join")
+    assert audit_records(app, EventType.JOIN_REQUESTED) == []
+    r = api.post(f"/api/groups/{other['id']}/invitations", as_=cast.founder,
+                 json={"account_id": cast.admin.id})
+    r = api.post(f"/api/me/invitations/{r.json()['id']}/accept", as_=cast.admin,
+                 json={"rules_version": other["rules_version"]})
+    assert r.status_code == 403
+    assert _error(r)["details"]["sanction_id"] == sanction["id"]
+
+
+def test_blacklist_takes_everything(api: Api, cast: Cast) -> None:
+    sanction = impose(api, cast.officer, cast.member, "blacklist",
+                      skip_warning_reason="冒用他人身份注册")
+    assert set(sanction["functions"]) == {"post", "forward", "red_envelopes", "create_group",
+                                          "group_admin", "join"}
+
+
+def test_a_closed_group_takes_no_join_requests(api: Api, cast: Cast, app: Any) -> None:
+    """D1: a request to join a closed group is refused when filed, not left to pile up."""
+    gid = cast.group["id"]
+    impose(api, cast.officer, gid, "close", subject_type="group",
+           skip_warning_reason="群内组织赌博")
+    r = api.post(f"/api/groups/by-code/{cast.group['code']}/join-requests", as_=cast.outsider,
+                 json={"rules_version": cast.group["rules_version"], "note": "想加入"})
+    assert r.status_code == 403
+    assert _error(r)["code"] == "group_closed"
+    assert audit_records(app, EventType.JOIN_REQUESTED) == []
+
+
+def test_the_heir_of_a_group_must_be_free_to_found_it(api: Api, cast: Cast, app: Any) -> None:
+    """B7: handing a group over asks the heir's create_group and, for a large group, credit."""
+    gid = cast.group["id"]
+    assert cast.group["member_cap"] > 200
+    revoked = impose(api, cast.officer, cast.member, "revoke_founding")
+    r = api.post(f"/api/groups/{gid}/transfer", as_=cast.founder,
+                 json={"account_id": cast.member.id})
+    assert r.status_code == 403
+    assert (_error(r)["code"], _error(r)["details"]["sanction_id"]) == ("restricted",
+                                                                        revoked["id"])
+    impose(api, cast.officer, cast.member2, "lower_credit", credit_delta=-20)
+    r = api.post(f"/api/groups/{gid}/transfer", as_=cast.founder,
+                 json={"account_id": cast.member2.id})
+    assert r.status_code == 403
+    assert _error(r)["code"] == "credit_too_low"
+    assert audit_records(app, EventType.FOUNDER_TRANSFERRED) == []
+    r = api.post(f"/api/groups/{gid}/transfer", as_=cast.founder,
+                 json={"account_id": cast.admin.id})
+    assert r.status_code == 200, r.text
+
+
+def test_lifting_a_blacklist_frees_the_identity(api: Api, cast: Cast, app: Any) -> None:
+    """B8: the identity bar lasts as long as the sanction, lifted or overturned."""
+    from qunguan.identity import queries as identity_queries
+
+    sanction = impose(api, cast.officer, cast.member, "blacklist",
+                      skip_warning_reason="冒用他人身份注册")
+    r = api.post(f"/api/officer/sanctions/{sanction['id']}/lift", as_=cast.officer,
+                 json={"reason": "已核实为本人，解除"})
+    assert r.status_code == 200, r.text
+    [record] = audit_records(app, EventType.BLACKLIST_LIFTED)
+    assert (record.subject_id, record.acting_id) == (str(cast.member.id), cast.officer.id)
+    uow = app.state.uows()
+    try:
+        account = identity_queries.get_account(uow, cast.member.id)
+        assert account.identity_index is not None
+        assert not identity_queries.is_blacklisted(uow, account.identity_index)
+    finally:
+        uow.close()
+    assert _post(api, cast.member, cast.group["id"]).status_code == 201
+
+
+def test_emergency_freezes_are_not_rungs(api: Api, cast: Cast) -> None:
+    """S2: a freeze says nothing of the group's conduct: the ladder starts at a warning."""
+    gid = cast.group["id"]
+    r = api.post("/api/officer/emergency/freeze", as_=cast.officer,
+                 json={"group_id": gid, "reason": "突发事件，暂停发言"})
+    assert r.status_code == 200, r.text
+    r = api.get("/api/officer/sanctions/next-step", as_=cast.officer,
+                params={"subject_type": "group", "subject_id": gid})
+    assert (r.json()["kind"], r.json()["previous"]) == ("group_warning", [])
+    r = api.post("/api/officer/sanctions", as_=cast.officer,
+                 json={"subject_type": "group", "subject_id": gid, "kind": "suspend_posting",
+                       "duration_seconds": DAY, "reason": "群内多次出现赌博广告"})
+    assert r.status_code == 409
+    assert _error(r)["code"] == "warning_required"
+
+
+def test_reasons_with_personal_data_are_refused(api: Api, cast: Cast, app: Any) -> None:
+    """P2: an officer's reason is copied into statements, audit records and the blacklist;
+    personal data has no place there."""
+    from tests.cast import resident_id
+
+    someone = resident_id("320102", "19900315", "456")  # invented, nobody in the cast
+    for reason, kind in ((f"冒用 {someone} 的身份", "resident_id"),
+                         ("在群里公布了 137 1234 5678 的号码", "mobile")):
+        r = api.post("/api/officer/sanctions", as_=cast.officer,
+                     json={"subject_type": "account", "subject_id": cast.member.id,
+                           "kind": "blacklist", "reason": reason,
+                           "skip_warning_reason": "冒用身份"})
+        assert r.status_code == 422, r.text
+        assert _error(r)["code"] == "reason_has_personal_data"
+        assert _error(r)["details"]["kinds"] == [kind]
+    r = api.post("/api/officer/sanctions", as_=cast.officer,
+                 json={"subject_type": "account", "subject_id": cast.member.id,
+                       "kind": "suspend", "duration_seconds": DAY, "reason": "冒用身份",
+                       "skip_warning_reason": f"身份证 {someone}"})
+    assert (r.status_code, _error(r)["code"]) == (422, "reason_has_personal_data")
+    assert audit_records(app, EventType.SANCTION_IMPOSED) == []
+    assert audit_records(app, EventType.IDENTITY_BLACKLISTED) == []
+    sanction = impose(api, cast.officer, cast.member, "warning")
+    r = api.post(f"/api/officer/sanctions/{sanction['id']}/lift", as_=cast.officer,
+                 json={"reason": f"核对了 {someone}"})
+    assert (r.status_code, _error(r)["code"]) == (422, "reason_has_personal_data")
+    # The purge's reason goes into every sender's statement.
+    message = _post(api, cast.member2, cast.group["id"], "紧急通知：明天停课").json()
+    r = api.post("/api/officer/emergency/purge", as_=cast.officer,
+                 json={"message_id": message["id"], "reason": f"冒充 {someone} 发布"})
+    assert (r.status_code, _error(r)["code"]) == (422, "reason_has_personal_data")
+    assert audit_records(app, EventType.MESSAGE_REMOVED) == []
+    assert audit_records(app, EventType.STATEMENT_ISSUED)[-1].extra["measure"] == "warning"
+
+
+def test_a_sanction_cannot_cite_an_unknown_review_item(api: Api, cast: Cast, app: Any) -> None:
+    r = api.post("/api/officer/sanctions", as_=cast.officer,
+                 json={"subject_type": "account", "subject_id": cast.member.id,
+                       "kind": "warning", "reason": "刷屏", "review_item_id": 987654})
+    assert (r.status_code, error_code(r)) == (404, "not_found")
+    assert audit_records(app, EventType.SANCTION_IMPOSED) == []

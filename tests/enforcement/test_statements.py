@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from qunguan.config import Settings
 from qunguan.enforcement.statements import issue_statement
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.clock import FixedClock
@@ -31,7 +35,8 @@ def test_every_sanction_explains_itself(api: Api, cast: Cast, app: Any,
     assert datetime.fromisoformat(statement["ends_at"]) == now + timedelta(hours=1)
     deadline = now + timedelta(days=180)
     assert datetime.fromisoformat(statement["appeal_deadline"]) == deadline
-    assert deadline.date().isoformat() in statement["redress"]
+    # The exact moment, as appeal_deadline says it, not a day that could be misread.
+    assert deadline.isoformat(timespec="seconds") in statement["redress"]
     assert statement["group_id"] == gid
     assert statement["appeal"] is None
 
@@ -40,6 +45,7 @@ def test_every_sanction_explains_itself(api: Api, cast: Cast, app: Any,
     assert record.acting_id == cast.officer.id
     assert record.extra["statement_id"] == statement["id"]
     assert record.extra["sanction_id"] == sanction["id"]
+    assert record.extra["decided_by"] == cast.officer.id
     [event] = outbox_events(app, EventType.STATEMENT_ISSUED)
     assert event.payload["account_ids"] == [cast.member.id]
     assert event.group_id is None
@@ -88,3 +94,30 @@ def test_message_measures_get_statements_too(app: Any, api: Api, cast: Cast) -> 
     [record] = audit_records(app, EventType.STATEMENT_ISSUED)
     assert record.extra["automated"] is True
     assert record.extra["measure"] == "message_held"
+    assert record.extra["decided_by"] is None  # automation decided nothing but the hold
+
+
+def test_the_appeal_window_is_at_least_six_months() -> None:
+    """AT-2: a shorter window is refused when the settings load."""
+    with pytest.raises(ValidationError):
+        Settings(appeal_window_days=179)
+    assert Settings(appeal_window_days=180).appeal_window_days == 180
+
+
+def test_a_removal_reason_may_not_quote_personal_data(api: Api, cast: Cast, app: Any) -> None:
+    """P2: a review decision's reason becomes the facts of the removal statement."""
+    from tests.cast import resident_id
+    from tests.enforcement.review_helpers import claim, decide, items, post, report
+
+    message = post(api, cast.member, cast.group["id"], "低价代办各类证件，私聊")
+    report(api, cast.member2, "message", message["id"], reason="fraud")
+    [item] = items(app)
+    claim(api, cast.officer, item.id)
+    someone = resident_id("320102", "19900315", "456")  # invented, nobody in the cast
+    r = decide(api, cast.officer, item.id, "remove", reason=f"冒用 {someone} 办证",
+               status=422)
+    assert r["error"]["code"] == "reason_has_personal_data"
+    assert audit_records(app, EventType.MESSAGE_REMOVED) == []
+    assert audit_records(app, EventType.REVIEW_ITEM_DECIDED) == []
+    [item] = items(app)
+    assert item.status == "open"

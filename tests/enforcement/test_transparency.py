@@ -83,6 +83,7 @@ def test_figures(api: Api, cast: Cast, app: Any, clock: Any, hold_on: Any) -> No
     assert data["automation"]["human"]["review_decisions_on_automated_detection"] == 1
     assert data["appeals"] == {"filed": 1, "decided": 1, "upheld": 0, "overturned": 1}
     assert data["reversals"]["sanctions_overturned"] == 1
+    assert data["reversals"]["sanctions_lifted_early"] == 0  # overturned, counted once
     assert data["median_seconds"]["report_to_decision"] == 1800.0
     assert data["median_seconds"]["appeal_to_decision"] == 7200.0
     assert empty["reports"]["received"] == 0
@@ -123,3 +124,33 @@ def test_command_writes_both_files(api: Api, cast: Cast, app: Any, clock: Any,
     backwards = runner.invoke(cli, ["report", "transparency", "--from", day, "--to",
                                     "2000-01-01", "--database-url", database_url])
     assert backwards.exit_code == 1
+
+
+def test_lifted_early_counts_only_officers_lifts(api: Api, cast: Cast, app: Any,
+                                                 clock: Any) -> None:
+    """Not an overturned appeal (reversals.sanctions_overturned), not an emergency unfreeze
+    (actions.emergency.unfreezes), and not a freeze a new group inherited."""
+    assert api.post("/api/officer/emergency/freeze", as_=cast.officer,
+                    json={"category": "work", "reason": "应急"}).status_code == 200
+    r = api.post("/api/groups", as_=cast.founder, json={"name": "新群", "category": "work"})
+    assert r.status_code == 201, r.text
+    drain(app)
+    assert api.post("/api/officer/emergency/unfreeze", as_=cast.officer,
+                    json={"category": "work", "reason": "解除"}).status_code == 200
+    r = api.post("/api/officer/sanctions", as_=cast.officer, json={
+        "subject_type": "account", "subject_id": cast.member2.id, "kind": "restrict",
+        "duration_seconds": 86400, "functions": ["forward"], "reason": "多次转发广告"})
+    assert r.status_code == 201, r.text
+    r = api.post(f"/api/officer/sanctions/{r.json()['id']}/lift", as_=cast.officer,
+                 json={"reason": "已整改"})
+    assert r.status_code == 200, r.text
+    uow = app.state.uows()
+    try:
+        today = clock.now().date()
+        data = build_report(uow, today, today)
+    finally:
+        uow.close()
+    assert data["reversals"]["sanctions_lifted_early"] == 1
+    assert data["actions"]["emergency"]["freezes"] == 1
+    assert data["actions"]["emergency"]["groups_frozen"] == 2
+    assert data["actions"]["emergency"]["unfreezes"] == 1

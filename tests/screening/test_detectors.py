@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from stdnum import luhn
 
+from qunguan import screening
 from qunguan.screening import Signal, VerdictKind, evaluate
 from qunguan.screening.detectors import (
     FloodDetector,
@@ -63,6 +64,12 @@ def fired(text: str, **kw: Any) -> dict[str, str]:
     f"证件号{ID[:6]}-{ID[6:14]}-{ID[14:]}",  # dashed
     f"身份证号码{ID.translate(FULL)}",  # full-width digits
     f"{ID_X.lower()}是他的证件号",  # lower-case check letter
+    f"身份证{ID[:4]}\u200b{ID[4:10]}\u2060{ID[10:]}",  # zero-width characters inside
+    f"身份证{ID[:6]}  {ID[6:14]}  {ID[14:]}",  # double spaces
+    f"身份证{ID[:6]}.{ID[6:14]}.{ID[14:]}",  # dots
+    f"证件 {ID[:6]} - {ID[6:14]} _ {ID[14:]}",  # spaced dashes and underscores
+    f"身份证{ID[:6]}·{ID[6:14]}·{ID[14:]}",  # middle dots
+    f"身份证{ID[:6]}\u00ad{ID[6:]}",  # a soft hyphen
 ])
 def test_resident_id_found_and_held(text: str) -> None:
     [sig] = signals(PersonalDataDetector(), text)
@@ -86,6 +93,9 @@ def test_numbers_that_are_not_resident_ids(text: str) -> None:
     "联系人王老师 138 2222 3333",
     "手机：138-2222-3333",
     f"电话{MOBILE.translate(FULL)}",
+    "电话138\u200b2222\u200c3333",  # zero-width space and non-joiner
+    "电话 138.2222.3333",
+    "电话 138  2222  3333",
 ])
 def test_mobile_numbers_ask_to_confirm(text: str) -> None:
     [sig] = signals(PersonalDataDetector(), text)
@@ -109,6 +119,21 @@ def test_bank_card_with_luhn(text: str) -> None:
     [sig] = signals(PersonalDataDetector(), text)
     assert sig.label == "bank_card"
     assert fired(text) == {"pii.bank_card": "enforce"}
+
+
+def test_separators_are_bounded() -> None:
+    # Four spaces between the parts: two numbers, not one ID.
+    assert signals(PersonalDataDetector(), f"编号{ID[:6]}    {ID[6:]}") == []
+
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("本周五下午三点开会", []),
+    (f"理由：他发了身份证{ID[:6]}\u200b{ID[6:]}", ["resident_id"]),
+    (f"联系 138 2222 3333 或卡号 {CARD}", ["bank_card", "mobile"]),
+    (f"{ID}，{CARD}，{MOBILE}", ["resident_id", "bank_card", "mobile"]),
+])
+def test_contains_personal_data(text: str, kinds: list[str]) -> None:
+    assert screening.contains_personal_data(text) == kinds
 
 
 def test_card_failing_luhn_is_not_a_card() -> None:
@@ -146,9 +171,21 @@ def test_lexicon_rules_fire_through_evasions(text: str, rule: str) -> None:
     "明天上午九点起停水检修，请大家提前储水。",
     "下周一提交季度报告初稿，大家把各自部分发我。",
     "这个机会很好，密切关注",  # 机 and 密 apart are nothing
+    "忘记手机密码了，怎么找回？",  # 手机 + 密码, not 机密
+    "请大家设置手机密保问题",
+    "开机密码输错三次会锁定",
+    "文件的保密级别请按规定标注",  # 保密 + 级别, not 密级
+    "精密级轴承明天到货",
+    "近期要杜绝密集聚集",  # 杜绝 + 密集, not 绝密
+    "本通知不涉密，可在群内转发",  # a notice saying it is not classified
+    "非涉密人员请在门口登记",
 ])
 def test_ordinary_posts_fire_nothing(text: str) -> None:
     assert fired(text) == {}
+
+
+def test_a_term_outside_an_exception_still_fires() -> None:
+    assert fired("手机密码是机密，不要发群里") == {"confidential.classified": "enforce"}
 
 
 def test_lexicon_signal_counts_distinct_terms() -> None:

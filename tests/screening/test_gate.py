@@ -54,15 +54,15 @@ def test_detector_sees_the_context(api: Api, cast: Cast, gid: int,
 
 def test_label_delivers_with_labels(api: Api, cast: Cast, app: Any, gid: int,
                                     add_detector: AddDetector) -> None:
-    add_detector("debunk", VerdictKind.LABEL, "喝醋")
+    add_detector("fake_debunk", VerdictKind.LABEL, "喝醋")
     r = post(api, cast.member, gid, "听说喝醋能防病毒")
     assert r.status_code == 201, r.text
     m = r.json()
     assert m["status"] == "delivered"
-    assert m["labels"] == [reason_of("debunk", "喝醋")]
+    assert m["labels"] == [reason_of("fake_debunk", "喝醋")]
     [audit] = audit_records(app, EventType.MESSAGE_POSTED)
     assert audit.extra["verdict"] == "label"
-    assert audit.extra["reasons"] == [reason_of("debunk", "喝醋")]
+    assert audit.extra["reasons"] == [reason_of("fake_debunk", "喝醋")]
     [event] = outbox_events(app, EventType.MESSAGE_POSTED)
     assert event.group_id == gid
     assert event.payload["message"]["labels"] == m["labels"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -93,6 +94,30 @@ def test_errors_name_file_and_line(rules: str, expected: str) -> None:
     assert any(e.startswith(expected) for e in errors), errors
 
 
+def test_lexicon_exceptions_parse_and_mask_only_their_own_lexicon() -> None:
+    from qunguan.screening.detectors import LexiconDetector
+    from qunguan.screening.policy import compile_pack
+    from tests.screening.test_detectors import ctx
+
+    pack = parse_pack(pack_files(GOOD, {"fraud": "机密\n! 手機密碼  # an ordinary word\n",
+                                        "other": "机密\n"}))
+    assert pack.lexicons["fraud"] == ("机密",)
+    assert pack.exceptions == {"fraud": ("手机密码",)}  # normalised like the terms
+    resources = compile_pack(pack, 1).resources
+    found = {s.label: s.evidence["terms"] for s in LexiconDetector().screen(
+        None, ctx("忘记手机密码了"), resources)}  # type: ignore[arg-type]
+    assert found == {"other": ["机密"]}
+    labels = {s.label for s in LexiconDetector().screen(
+        None, ctx("手机密码是机密"), resources)}  # type: ignore[arg-type]
+    assert labels == {"fraud", "other"}
+
+
+def test_an_exception_must_contain_a_term() -> None:
+    errors = errors_of(pack_files(GOOD, {"fraud": "刷单返利\n!手机密码\n"}))
+    assert errors == ["lexicons/fraud.txt:2: exception '手机密码' contains none of the "
+                      "lexicon's terms"]
+
+
 def test_pack_level_errors() -> None:
     assert errors_of({"pack.toml": PACK_TOML}) == ["rules/: the pack has no rule files"]
     errors = errors_of({**pack_files(GOOD, {"fraud": "# 只有注释\n\n"}),
@@ -150,7 +175,9 @@ def qunguan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Qunguan:
 def test_check_prints_rules_or_errors(qunguan: Qunguan, tmp_path: Path) -> None:
     out = qunguan("policy", "check", str(DEFAULT_PACK_DIR))
     assert "pii.resident_id" in out
-    assert "15 rules, valid" in out
+    shipped = len(parse_pack(read_pack_dir(DEFAULT_PACK_DIR)).rules)
+    assert shipped >= 15  # personal data, confidentiality, fraud, conduct, flooding, rumours…
+    assert f"{shipped} rules, valid" in out
     bad = write_pack(tmp_path / "bad", GOOD.replace('action = "hold"', 'action = "ban"'))
     out = qunguan("policy", "check", str(bad), code=1)
     assert "rules/main.toml:4: action must be one of" in out
@@ -179,3 +206,35 @@ def test_load_activates_a_valid_pack_only(qunguan: Qunguan, tmp_path: Path) -> N
     with qunguan.session() as s:
         assert [(r.version, r.active) for r in s.scalars(
             select(PolicyPack).order_by(PolicyPack.version))] == [(1, False), (2, True)]
+
+
+# --- concurrent loads ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgresql_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): no race to test")
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_concurrent_loads_take_turns(app: Any) -> None:
+    """Four operators load packs at the same moment: each becomes its own version, none fails
+    on the unique version, and exactly the last one is active."""
+    from tests.groups.test_concurrency import run_together
+    from tests.screening.conftest import load_pack
+
+    def load(n: int) -> int:
+        return load_pack(app, pack_files(GOOD, {"fraud": f"刷单返利{n}\n"})).version
+
+    versions = run_together(4, load, list(range(4)))
+    assert sorted(versions) == [1, 2, 3, 4]
+    uow = app.state.uows()
+    try:
+        rows = list(uow.session.scalars(select(PolicyPack).order_by(PolicyPack.version)))
+        assert [r.active for r in rows] == [False, False, False, True]
+        audits = uow.session.scalars(select(AuditRecord).where(
+            AuditRecord.event_type == int(EventType.POLICY_LOADED)))
+        assert sorted(int(a.subject_id or 0) for a in audits) == [1, 2, 3, 4]
+    finally:
+        uow.close()

@@ -1,9 +1,10 @@
-"""`qunguan eval rumors`: the figures of docs/evaluation.md, on the research data kept beside
-the checkout (``../shared/data``), never copied into the repository."""
+"""`qunguan eval rumors` and `qunguan eval alarm`: the figures of docs/evaluation.md, on the
+research data kept beside the checkout (``../shared/data``), never copied into the repository."""
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from qunguan.kernel.text import normalise
 from qunguan.rumors import Bank, BankEntry
+from qunguan.rumors.alarm import alarm_cues, default_model, long_enough
 from qunguan.rumors.evaluation import (
     Post,
     claim_matching,
@@ -131,3 +134,83 @@ def _cluster_level(bank: Bank, posts: list[Post], progress: object) -> tuple[flo
         if callable(progress):
             progress(1)
     return hits / len(posts), rr / len(posts)
+
+
+# Hard negatives for the alarm friction: real posts (label 0) about missing people and police
+# notices, which share the alarm's words but are the official version of it.
+HARD_NEGATIVE = re.compile("寻人|走失|失踪|警方")
+
+
+@eval_app.command("alarm")
+def alarm(data: Annotated[Path, typer.Option(help="The research data folder (relative to "
+                                             "the current directory).")] = DEFAULT_DATA
+          ) -> None:
+    """The alarm-claim classifier on Weibo21 test (label 1 = fake): macro-F1 at 0.5, the
+    friction rule's precision and recall, false prompts on hard negatives, and the time per
+    message on one core."""
+    test = data / "rumors" / "weibo21_test.jsonl"
+    if not test.exists():
+        err.print(f"no research data at {data.resolve()} (expected {test.name}): "
+                  "skipping the alarm evaluation.", soft_wrap=True)
+        return
+    model = default_model()
+    rows = read_jsonl(test)
+    texts = [str(r["text"]) for r in rows]
+    y = [int(r["label"]) for r in rows]
+    scores, prompts, total_ms, model_ms = [], [], [], []
+    for t in texts:
+        start = time.perf_counter()
+        normalised = normalise(t)
+        mid = time.perf_counter()
+        s = model.score_normalised(normalised, t)
+        end = time.perf_counter()
+        scores.append(s)
+        prompts.append(long_enough(normalised) and bool(alarm_cues(normalised))
+                       and s >= model.threshold)
+        total_ms.append((end - start) * 1000)
+        model_ms.append((end - mid) * 1000)
+    predicted = [s >= 0.5 for s in scores]
+    hard = [i for i, (t, label) in enumerate(zip(texts, y, strict=True))
+            if label == 0 and HARD_NEGATIVE.search(t)]
+    flagged = [i for i, p in enumerate(prompts) if p]
+    fakes = sum(y)
+    table = Table(title=f"Alarm claims (qunguan eval alarm), threshold {model.threshold}")
+    for col in ("measure", "n", "value"):
+        table.add_column(col)
+    for name, n, value in (
+            ("Weibo21 test: macro-F1 of the model at 0.5", len(y), _macro_f1(y, predicted)),
+            ("  accuracy at 0.5", len(y),
+             sum(p == bool(label) for p, label in zip(predicted, y, strict=True)) / len(y)),
+            ("friction (score >= threshold and an alarm cue): prompts", len(y),
+             len(flagged) / len(y)),
+            ("  precision (prompted posts that are fake)", len(flagged),
+             sum(y[i] for i in flagged) / max(len(flagged), 1)),
+            ("  recall (fake posts prompted)", fakes,
+             sum(y[i] for i in flagged) / max(fakes, 1)),
+            ("  false prompts on real news", len(y) - fakes,
+             sum(1 - y[i] for i in flagged) / max(len(y) - fakes, 1)),
+            ("hard negatives (real, 寻人/走失/失踪/警方): model >= 0.5", len(hard),
+             sum(predicted[i] for i in hard) / max(len(hard), 1)),
+            ("  false prompts", len(hard), sum(prompts[i] for i in hard) / max(len(hard), 1)),
+            ("ms per message, normalise + score: p50", len(y), _quantile(total_ms, 0.5)),
+            ("  p99", len(y), _quantile(total_ms, 0.99)),
+            ("ms per message, score only (the gate normalises once for all): p50", len(y),
+             _quantile(model_ms, 0.5)),
+            ("  p99", len(y), _quantile(model_ms, 0.99))):
+        table.add_row(name, str(n), f"{value:.4f}")
+    console.print(table)
+
+
+def _macro_f1(y: list[int], predicted: list[bool]) -> float:
+    f1 = []
+    for c in (0, 1):
+        tp = sum(p == c and g == c for p, g in zip(predicted, y, strict=True))
+        fp = sum(p == c and g != c for p, g in zip(predicted, y, strict=True))
+        fn = sum(p != c and g == c for p, g in zip(predicted, y, strict=True))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(f1) / 2
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -112,3 +112,62 @@ def cascades(
         err.print(f"[red]{len(errors)} bad line(s) skipped; the other {len(rows)} were "
                   "clustered.[/red]", soft_wrap=True)
         raise typer.Exit(1)
+
+
+@rumors_app.command("import")
+def import_bank(
+    file: Annotated[Path, typer.Argument(help="Debunk entries: CSV with a header row, or JSONL "
+                                         "(one object a line); see docs/rumors.md.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or jsonl (default: from the "
+                                            "file name's extension).")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Database URL (default: QUNGUAN_DATABASE_URL).")] = None,
+) -> None:
+    """Import debunk entries into the bank, all or nothing: a bad row imports none and is
+    reported as FILE:LINE: reason (exit 1); duplicates of active claims are skipped and listed."""
+    from qunguan.cli.main import _uow
+    from qunguan.config import Settings
+    from qunguan.identity import queries as identity_queries
+    from qunguan.kernel.errors import QunguanError
+    from qunguan.rumors.actions import do_import_debunks
+
+    kind = (fmt or file.suffix.lstrip(".")).lower()
+    if kind not in ("csv", "jsonl"):
+        err.print(f"[red]{escape(str(file))}: say --format csv or --format jsonl[/red]",
+                  soft_wrap=True)
+        raise typer.Exit(2)
+    try:
+        content = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]cannot read {escape(str(file))}: {escape(str(exc))}[/red]",
+                  soft_wrap=True)
+        raise typer.Exit(2) from None
+    settings = Settings()
+    if database_url:
+        settings.database_url = database_url
+    uow = _uow(settings)
+    try:
+        system = identity_queries.system_account(uow)
+        try:
+            result = do_import_debunks(uow, acting=system, content=content, fmt=kind,
+                                       source=file.name)
+        except QunguanError as exc:
+            uow.rollback()
+            if exc.code != "debunk_import_invalid":
+                raise
+            _report([LineError(str(file), int(e["line"]), str(e["message"]))
+                     for e in exc.details["errors"]])
+            more = exc.details["error_count"] - len(exc.details["errors"])
+            err.print(f"[red]{exc.details['error_count']} bad row(s)"
+                      f"{f' ({more} not shown)' if more > 0 else ''}; nothing was imported."
+                      "[/red]", soft_wrap=True)
+            raise typer.Exit(1) from None
+        uow.commit()
+    finally:
+        uow.close()
+    for d in result.duplicates:
+        what = f"debunk {d['debunk_id']}" if "debunk_id" in d else \
+            f"line {d['duplicate_of_line']}"
+        err.print(escape(f"{file}:{d['line']}: duplicate of {what}, skipped"), soft_wrap=True)
+    print(f"imported {len(result.imported)} of {result.rows} row(s); "
+          f"{len(result.duplicates)} duplicate(s) skipped")

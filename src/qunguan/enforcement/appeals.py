@@ -1,8 +1,12 @@
 """Appeals (AT-2): one per statement, within the window, decided by a second officer.
 
-Overturning reverses the measure without undue delay, in the same transaction: the sanction
-is lifted and marked overturned, its credit contributions (and those of the review decision
-behind it) are reversed, and a removed message is restored.
+The second officer is neither the one who decided the measure (``Statement.decided_by``) nor
+the appellant (an officer sanctioned like anyone else). Overturning reverses the measure the
+statement explains, and only that one, without undue delay, in the same transaction: a
+sanction is lifted and marked overturned with its credit given back; a removed message is
+restored. Overturning either measure of a review decision also takes back the credit of the
+upheld report behind it (the decision was wrong); a sanction of the same review that was not
+overturned keeps its own contribution (a removal and a sanction are appealed separately).
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from qunguan.enforcement.models import (
     SubjectType,
 )
 from qunguan.enforcement.sanctions import do_lift_sanction
-from qunguan.enforcement.statements import access_statement
+from qunguan.enforcement.statements import (
+    NOT_APPEALABLE,
+    access_statement,
+    require_no_personal_data,
+)
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
@@ -57,6 +65,9 @@ def do_file_appeal(uow: UnitOfWork, *, acting: Account, statement_id: int,
     """The member appeals their own statement (anyone else's answers not_found)."""
     statement = access_statement(uow, viewer=acting, statement_id=statement_id)
     text = _text(text, "text")
+    if statement.measure in NOT_APPEALABLE:
+        raise QunguanError("not_appealable", "A held message is decided by its review; if it "
+                           "is removed, appeal the removal's statement.", measure=statement.measure)
     earlier = _existing(uow, statement.id)
     if earlier is not None:
         raise QunguanError("already_appealed", "You have already appealed this decision.",
@@ -84,8 +95,11 @@ def do_file_appeal(uow: UnitOfWork, *, acting: Account, statement_id: int,
 
 
 def original_decider(uow: UnitOfWork, statement: Statement) -> int | None:
-    """Who decided the measure appealed: the officer who imposed the sanction, or the
-    reviewer who decided the item (a removed or held message)."""
+    """Who decided the measure appealed, as the statement records it; for a statement
+    written before it recorded that, the officer who imposed the sanction or the reviewer
+    who decided the item. None only for a measure automation took on its own."""
+    if statement.decided_by is not None:
+        return statement.decided_by
     if statement.sanction_id is not None:
         sanction = uow.session.get(Sanction, statement.sanction_id)
         if sanction is not None:
@@ -95,6 +109,14 @@ def original_decider(uow: UnitOfWork, statement: Statement) -> int | None:
         if item is not None:
             return item.decided_by
     return None
+
+
+def _culprit(uow: UnitOfWork, statement: Statement) -> tuple[SubjectType, int]:
+    sanction = uow.session.get(Sanction, statement.sanction_id) \
+        if statement.sanction_id is not None else None
+    if sanction is not None:
+        return SubjectType(sanction.subject_type), sanction.subject_id
+    return SubjectType.ACCOUNT, statement.account_id
 
 
 def access_appeal(uow: UnitOfWork, *, viewer: Account, appeal_id: int) -> Appeal:
@@ -130,7 +152,8 @@ def do_decide_appeal(uow: UnitOfWork, *, acting: Account, appeal_id: int, outcom
                      reason: str) -> Appeal:
     appeal = access_appeal(uow, viewer=acting, appeal_id=appeal_id)
     outcome = Outcome(outcome)
-    reason = _text(reason, "reason", 1500)  # quoted in the lift reason (2000 at most)
+    # 1500: quoted in the lift reason (2000 at most).
+    reason = require_no_personal_data(_text(reason, "reason", 1500))
     uow.session.refresh(appeal, with_for_update=True)  # two officers deciding at once
     if appeal.status != AppealStatus.OPEN:
         raise QunguanError("appeal_decided", "This appeal was already decided.",
@@ -138,9 +161,9 @@ def do_decide_appeal(uow: UnitOfWork, *, acting: Account, appeal_id: int, outcom
     statement = uow.session.get(Statement, appeal.statement_id)
     assert statement is not None
     decider = original_decider(uow, statement)
-    if decider is not None and decider == acting.id:
+    if acting.id in (decider, appeal.appellant_id):
         raise QunguanError("own_decision", "Another officer must decide an appeal against "
-                           "your own decision.")
+                           "your own decision or a measure against you.")
     now = uow.now()
     appeal.status = AppealStatus(outcome.value)
     appeal.decided_by = acting.id
@@ -151,10 +174,14 @@ def do_decide_appeal(uow: UnitOfWork, *, acting: Account, appeal_id: int, outcom
         if statement.sanction_id is not None:
             do_lift_sanction(uow, acting=acting, sanction_id=statement.sanction_id,
                              reason=f"appeal {appeal.id} overturned: {reason}", overturned=True)
-        if statement.review_item_id is not None:  # the upheld report behind the decision
+        if statement.review_item_id is not None:
+            # The upheld report behind the decision (against the sanctioned subject, a
+            # group's for a group sanction); only that cause: a sanction of the same review
+            # carries its id too and keeps its credit unless itself overturned.
+            subject_type, subject_id = _culprit(uow, statement)
             credit.reverse_contributions(uow, review_item_id=statement.review_item_id,
-                                         subject_type=SubjectType.ACCOUNT,
-                                         subject_id=statement.account_id)
+                                         cause=credit.Cause.REPORT_UPHELD,
+                                         subject_type=subject_type, subject_id=subject_id)
         if statement.measure == "message_removed" and statement.message_id is not None:
             messaging_actions.do_restore_message(uow, acting=acting,
                                                  message_id=statement.message_id,

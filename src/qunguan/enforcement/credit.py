@@ -95,10 +95,12 @@ def record_upheld_report(uow: UnitOfWork, *, subject_type: SubjectType, subject_
 
 
 def reverse_contributions(uow: UnitOfWork, *, sanction_id: int | None = None,
-                          review_item_id: int | None = None,
+                          review_item_id: int | None = None, cause: str | None = None,
                           subject_type: SubjectType | None = None,
                           subject_id: int | None = None) -> int:
-    """An overturned decision takes its contributions back (kept, marked reversed)."""
+    """An overturned decision takes its contributions back (kept, marked reversed). By
+    review item, name the ``cause`` too: a sanction of the same review carries the item's
+    id and must keep its contribution until the sanction itself is overturned."""
     stmt = update(CreditEvent).where(CreditEvent.reversed_at.is_(None))
     if sanction_id is not None:
         stmt = stmt.where(CreditEvent.sanction_id == sanction_id)
@@ -106,6 +108,8 @@ def reverse_contributions(uow: UnitOfWork, *, sanction_id: int | None = None,
         stmt = stmt.where(CreditEvent.review_item_id == review_item_id)
     else:
         raise ValueError("name the sanction or the review item whose credit to reverse")
+    if cause is not None:
+        stmt = stmt.where(CreditEvent.cause == cause)
     if subject_type is not None and subject_id is not None:
         stmt = stmt.where(CreditEvent.subject_type == str(subject_type),
                           CreditEvent.subject_id == subject_id)

@@ -3,12 +3,15 @@ every copy of a fingerprinted message across groups, each in one action.
 
 A freeze is a set of ``suspend_posting`` sanctions tagged with the rule ``emergency_freeze``:
 the one restriction checker enforces them, the founders get statements of reasons and may
-appeal, and unfreezing lifts exactly these (never a suspension a review imposed).
+appeal, and unfreezing lifts exactly these (never a suspension a review imposed). A group
+founded in a category while the category is frozen inherits the freeze (the outbox handler
+of ``GROUP_CREATED``), until the category freeze's end or an unfreeze of the category.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,12 +19,15 @@ from sqlalchemy import select
 from qunguan.enforcement import credit, sanctions, statements
 from qunguan.enforcement.models import Sanction, SanctionKind, SubjectType
 from qunguan.groups import Group
-from qunguan.identity import Account
+from qunguan.identity import Account, AccountKind
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError, define_error
-from qunguan.kernel.events import EventType
+from qunguan.kernel.events import Event, EventType
+from qunguan.kernel.models import AuditRecord
+from qunguan.kernel.outbox import register_handler
 from qunguan.kernel.text import require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
+from qunguan.messaging import Message
 from qunguan.messaging import actions as messaging_actions
 from qunguan.messaging import queries as messaging_queries
 
@@ -40,7 +46,8 @@ def _reason(reason: str) -> str:
     reason = require_storable(reason, "reason").strip()
     if not reason:
         raise QunguanError("invalid_request", "Give a reason.", fields=["reason"])
-    return reason[:MAX_REASON_CHARS]
+    # It goes into every statement and audit record of the measure.
+    return statements.require_no_personal_data(reason[:MAX_REASON_CHARS])
 
 
 def _target_groups(uow: UnitOfWork, group_id: int | None, category: str | None) -> list[Group]:
@@ -65,6 +72,19 @@ def _active_freezes(uow: UnitOfWork, group_ids: list[int]) -> list[Sanction]:
         sanctions.in_force(uow.now())).order_by(Sanction.id)))
 
 
+def _freeze_one(uow: UnitOfWork, acting: Account, group_id: int, reason: str,
+                seconds: int) -> Sanction:
+    sanction = sanctions.do_impose_sanction(
+        uow, acting=acting, subject_type=SubjectType.GROUP, subject_id=group_id,
+        kind=SanctionKind.SUSPEND_POSTING, reason=reason, duration_seconds=seconds,
+        rule=FREEZE_RULE, skip_warning_reason="应急处置 emergency measure (CR-9): no warning "
+        "first")
+    # A freeze protects the public from what is spreading; it says nothing about the group's
+    # conduct, so it must not lower the group's credit.
+    credit.reverse_contributions(uow, sanction_id=sanction.id)
+    return sanction
+
+
 @dataclass(frozen=True)
 class FreezeResult:
     group_ids: list[int]
@@ -80,19 +100,9 @@ def do_freeze(uow: UnitOfWork, *, acting: Account, reason: str, group_id: int | 
     reason = _reason(reason)
     groups = _target_groups(uow, group_id, category)
     frozen = {s.subject_id for s in _active_freezes(uow, [g.id for g in groups])}
-    imposed: list[Sanction] = []
-    for group in groups:
-        if group.id in frozen:
-            continue
-        sanction = sanctions.do_impose_sanction(
-            uow, acting=acting, subject_type=SubjectType.GROUP, subject_id=group.id,
-            kind=SanctionKind.SUSPEND_POSTING, reason=reason,
-            duration_seconds=duration_seconds or DEFAULT_FREEZE_SECONDS, rule=FREEZE_RULE,
-            skip_warning_reason="应急处置 emergency measure (CR-9): no warning first")
-        # A freeze protects the public from what is spreading; it says nothing about the
-        # group's conduct, so it must not lower the group's credit.
-        credit.reverse_contributions(uow, sanction_id=sanction.id)
-        imposed.append(sanction)
+    seconds = duration_seconds or DEFAULT_FREEZE_SECONDS
+    imposed = [_freeze_one(uow, acting, group.id, reason, seconds)
+               for group in groups if group.id not in frozen]
     result = FreezeResult([s.subject_id for s in imposed], [s.id for s in imposed],
                           sorted(frozen))
     record_audit(uow, EventType.GROUPS_FROZEN, acting=acting, subject_type="category"
@@ -100,8 +110,10 @@ def do_freeze(uow: UnitOfWork, *, acting: Account, reason: str, group_id: int | 
                  group_id=group_id,
                  extra={"group_ids": result.group_ids, "sanction_ids": result.sanction_ids,
                         "already_frozen": result.already_frozen, "category": category,
-                        "reason": reason,
-                        "duration_seconds": duration_seconds or DEFAULT_FREEZE_SECONDS})
+                        "reason": reason, "duration_seconds": seconds,
+                        # When a category freeze ends: groups founded in the category before
+                        # then inherit it.
+                        "ends_at": (uow.now() + timedelta(seconds=seconds)).isoformat()})
     uow.emit(EventType.GROUPS_FROZEN, group_ids=result.group_ids, category=category,
              sanction_ids=result.sanction_ids)
     return result
@@ -127,6 +139,57 @@ def do_unfreeze(uow: UnitOfWork, *, acting: Account, reason: str, group_id: int 
     uow.emit(EventType.GROUPS_UNFROZEN, group_ids=result.group_ids, category=category,
              sanction_ids=result.sanction_ids)
     return result
+
+
+def _category_freeze(uow: UnitOfWork, category: str) -> AuditRecord | None:
+    """The category freeze in force, if any: the latest officer's freeze of the whole
+    category that has not ended and came after the category's last unfreeze."""
+    def latest(type_: EventType) -> list[AuditRecord]:
+        return list(uow.session.scalars(select(AuditRecord).where(
+            AuditRecord.event_type == int(type_), AuditRecord.subject_type == "category",
+            AuditRecord.subject_id == category).order_by(AuditRecord.id.desc())))
+
+    thawed = next((r.id for r in latest(EventType.GROUPS_UNFROZEN)), 0)
+    for record in latest(EventType.GROUPS_FROZEN):
+        if record.id < thawed:
+            return None
+        ends_at = record.extra.get("ends_at")
+        if not record.extra.get("inherited") and isinstance(ends_at, str) \
+                and datetime.fromisoformat(ends_at) > uow.now():
+            return record
+    return None
+
+
+def on_group_created(uow: UnitOfWork, event: Event) -> None:
+    """A group founded in a frozen category is frozen too, until the category freeze ends:
+    the measure was taken for the category, and a new group must not be the way around it.
+    Imposed in the name of the officer who froze the category (their decision, and theirs to
+    answer for on appeal)."""
+    category = event.payload.get("category")
+    group_id = event.group_id
+    if not isinstance(category, str) or group_id is None:
+        return
+    record = _category_freeze(uow, category)
+    if record is None or record.acting_id is None or _active_freezes(uow, [group_id]):
+        return
+    officer = uow.session.get(Account, record.acting_id)
+    if officer is None or officer.kind != AccountKind.OFFICER:
+        return  # no longer an officer: no one to impose it; the category can be frozen again
+    ends_at = datetime.fromisoformat(str(record.extra["ends_at"]))
+    seconds = max(1, int((ends_at - uow.now()).total_seconds()))
+    reason = str(record.extra.get("reason") or "")
+    sanction = _freeze_one(uow, officer, group_id, reason, seconds)
+    record_audit(uow, EventType.GROUPS_FROZEN, acting=officer, subject_type="category",
+                 subject_id=category, group_id=group_id,
+                 extra={"group_ids": [group_id], "sanction_ids": [sanction.id],
+                        "already_frozen": [], "category": category, "reason": reason,
+                        "duration_seconds": seconds, "ends_at": ends_at.isoformat(),
+                        "inherited": True, "category_freeze_record_id": record.id})
+    uow.emit(EventType.GROUPS_FROZEN, group_ids=[group_id], category=category,
+             sanction_ids=[sanction.id], inherited=True)
+
+
+register_handler(EventType.GROUP_CREATED, on_group_created)
 
 
 @dataclass(frozen=True)
@@ -156,13 +219,17 @@ def do_purge(uow: UnitOfWork, *, acting: Account, reason: str, message_id: int |
             raise QunguanError("not_found", "No such message.")
         fingerprint = source.fingerprint
     assert fingerprint is not None
-    copies = messaging_queries.live_copies(uow, fingerprint)
-    if not copies:
-        raise QunguanError("nothing_to_purge", "No copy is left to remove.")
     now = uow.now()
-    for copy in copies:
-        messaging_actions.do_remove_message(uow, acting=acting, message_id=copy.id,
-                                            reason=reason)
+    copies: list[Message] = []
+    for copy in messaging_queries.live_copies(uow, fingerprint):
+        try:
+            messaging_actions.do_remove_message(uow, acting=acting, message_id=copy.id,
+                                                reason=reason)
+        except QunguanError as exc:
+            if exc.code != "already_recalled":
+                raise
+            continue  # recalled or removed since we listed it: nothing left to purge there
+        copies.append(copy)
         statements.issue_statement(
             uow, acting=acting, account_id=copy.sender_id, measure="message_removed",
             facts=f"您的消息（编号 {copy.id}）在应急处置中与其所有副本一并被删除。理由：{reason} "
@@ -171,6 +238,8 @@ def do_purge(uow: UnitOfWork, *, acting: Account, reason: str, message_id: int |
             scope="every copy of this message in every group", rule=PURGE_RULE,
             automated=False, starts_at=now, ends_at=None, message_id=copy.id,
             group_id=copy.group_id)
+    if not copies:
+        raise QunguanError("nothing_to_purge", "No copy is left to remove.")
     result = PurgeResult(fingerprint, [c.id for c in copies],
                          sorted({c.group_id for c in copies}))
     record_audit(uow, EventType.FINGERPRINT_PURGED, acting=acting, subject_type="fingerprint",

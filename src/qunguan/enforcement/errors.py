@@ -19,6 +19,9 @@ define_error("invalid_sanction", 422, "The sanction does not fit its subject or 
 define_error("warning_required", 409, "EC-8: suspending or blacklisting a member who was never "
              "warned needs skip_warning_reason, an explicit reason for skipping the warning.")
 define_error("sanction_not_active", 409, "The sanction was already lifted or has expired.")
+define_error("reason_has_personal_data", 422, "An officer's reason or the facts of a "
+             "statement may not quote personal data (a resident ID, mobile or bank card "
+             "number); details.kinds names what was found. The evidence stays on record.")
 define_error("credit_too_low", 403, "Your credit score is below details.required, needed for "
              "this (e.g. founding a group of more than details.member_cap members).")
 # Appeals
@@ -28,3 +31,5 @@ define_error("appeal_window_passed", 409, "The appeal deadline (details.deadline
 define_error("own_decision", 403, "Four-eyes rule (AT-2): an appeal must be decided by an "
              "officer other than the one who decided the measure.")
 define_error("appeal_decided", 409, "The appeal was already decided.")
+define_error("not_appealable", 409, "This statement cannot be appealed: a hold waits for the "
+             "review decision, and a removal gets its own statement, which can be appealed.")

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qunguan.kernel.db import Base, IdType, UTCDateTime
@@ -110,6 +110,10 @@ class ReviewItem(Base):
     __table_args__ = (
         Index("ix_review_items_queue", "status", "severity", "created_at"),
         Index("ix_review_items_subject", "subject_type", "subject_id"),
+        # One open item per subject, even when two findings or reports race to open it on
+        # PostgreSQL: the loser's insert fails and it joins the winner's item.
+        Index("uq_review_items_open_subject", "subject_type", "subject_id", unique=True,
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
 
 
@@ -202,6 +206,9 @@ class Statement(Base):
     facts: Mapped[str] = mapped_column(Text)
     rule: Mapped[str | None] = mapped_column(String(64))
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person who decided the measure, for the four-eyes rule on appeal (AT-2); None only
+    # for a measure automation took on its own (a hold before review).
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     redress: Mapped[str] = mapped_column(Text)
     appeal_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

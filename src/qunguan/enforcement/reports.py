@@ -3,7 +3,8 @@ and the outcome later.
 
 A reporter may report only what they can see: a message or a group of theirs, a member they
 share a group with; anything else answers not_found, so reports cannot probe for existence.
-A report joins the open review item of its subject or opens one.
+A report joins the open review item of its subject or opens one. Officers report like any
+member, within what they can see as members; they may then review it like any other item.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def do_file_report(uow: UnitOfWork, *, acting: Account, subject_type: SubjectTyp
     group_id = _subject_group(uow, acting, subject_type, subject_id)
     note = optional_text(require_storable(note or "", "note"), MAX_NOTE_CHARS)
     now = uow.now()
+    # The reporter's account row, locked: two reports by one member racing on PostgreSQL
+    # would both pass the duplicate check and the daily cap below. One at a time, they don't.
+    uow.session.get(Account, acting.id, with_for_update=True)
     open_one = uow.session.scalar(select(Report.id).where(
         Report.reporter_id == acting.id, Report.subject_type == subject_type,
         Report.subject_id == subject_id, Report.status == ReportStatus.OPEN).limit(1))

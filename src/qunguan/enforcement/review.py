@@ -2,9 +2,14 @@
 officers who claim an item exclusively and give a reason for every decision.
 
 Items enter from the outbox (``MESSAGE_HELD``, ``SCREENING_FLAGGED``, sampled
-``MESSAGE_POSTED``) acting as the system account, and from reports (``reports.py``) acting as
-the reporter. One subject has at most one open item: a second finding or report joins it and
-can only raise its severity. Automation ends here: it may hold and queue, never decide.
+``MESSAGE_POSTED`` and ``MESSAGE_FORWARDED``, a held message restored on appeal) acting as
+the system account, and from reports (``reports.py``) acting as the reporter. One subject has
+at most one open item, also under concurrency (a partial unique index): a second finding or
+report joins it and can only raise its severity. Automation ends here: it may hold and queue,
+never decide.
+
+Group admins' deletions (``MESSAGE_DELETED``) do not pass through the queue, but their
+senders get a statement of reasons here, as for every removed message (AT-1).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from qunguan import screening
 from qunguan.enforcement import credit, sanctions, statements
 from qunguan.enforcement.models import (
     Decision,
@@ -32,6 +39,7 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError, define_error
 from qunguan.kernel.events import Event, EventType
+from qunguan.kernel.models import AuditRecord
 from qunguan.kernel.outbox import register_handler
 from qunguan.kernel.restrictions import Function
 from qunguan.kernel.text import require_storable
@@ -48,8 +56,8 @@ define_error("review_item_decided", 409, "The review item was already decided.")
 define_error("decision_reason_required", 422, "A review decision needs a reason that is not "
              "blank (it goes into the statement of reasons and the audit record).")
 define_error("decision_not_applicable", 422, "The decision does not fit the item: only a "
-             "message can be removed, and decision=sanction needs a sanction object; "
-             "details.problem says which.")
+             "message can be removed, decision=sanction needs a sanction object and only "
+             "decision=sanction takes one; details.problem says which.")
 
 # Severity scale of the queue: higher first. Held messages wait for delivery, so they start
 # high; samples are quality control and wait behind everything else.
@@ -89,23 +97,43 @@ def is_sampled(message_id: int, rate: float) -> bool:
 # --- opening items --------------------------------------------------------------------------
 
 
+def _locked_open_item(uow: UnitOfWork, subject_type: SubjectType,
+                      subject_id: int) -> ReviewItem | None:
+    """The subject's open item under a row lock, re-read: an officer deciding it at the same
+    moment makes us wait, and once they commit it no longer matches (PostgreSQL re-checks
+    the condition on the locked row), so nothing joins an item whose outcome is written."""
+    item = uow.session.scalar(
+        select(ReviewItem).where(ReviewItem.subject_type == subject_type,
+                                 ReviewItem.subject_id == subject_id,
+                                 ReviewItem.status == ItemStatus.OPEN)
+        .order_by(ReviewItem.id).limit(1).with_for_update()
+        .execution_options(populate_existing=True))
+    return item if item is not None and item.status == ItemStatus.OPEN else None
+
+
 def open_item(uow: UnitOfWork, *, acting: Account, source: ItemSource,
               subject_type: SubjectType, subject_id: int, group_id: int | None, severity: int,
               rules: list[dict[str, Any]], automated: bool) -> tuple[ReviewItem, bool]:
     """The open item of the subject, joined, or a new one; ``True`` when it is new."""
-    item = uow.session.scalar(select(ReviewItem).where(
-        ReviewItem.subject_type == subject_type, ReviewItem.subject_id == subject_id,
-        ReviewItem.status == ItemStatus.OPEN).order_by(ReviewItem.id).limit(1))
-    if item is not None:
-        item.severity = max(item.severity, severity)
-        item.rules = [*item.rules, *rules]  # a new list: JSON columns track reassignment only
-        item.automated = item.automated or automated
-        return item, False
-    item = ReviewItem(source=source, subject_type=subject_type, subject_id=subject_id,
-                      group_id=group_id, severity=severity, rules=rules, automated=automated,
-                      status=ItemStatus.OPEN, created_at=uow.now())
-    uow.session.add(item)
-    uow.session.flush()
+    for _ in range(3):
+        joined = _locked_open_item(uow, subject_type, subject_id)
+        if joined is not None:
+            joined.severity = max(joined.severity, severity)
+            joined.rules = [*joined.rules, *rules]  # a new list: JSON tracks reassignment only
+            joined.automated = joined.automated or automated
+            return joined, False
+        item = ReviewItem(source=source, subject_type=subject_type, subject_id=subject_id,
+                          group_id=group_id, severity=severity, rules=rules,
+                          automated=automated, status=ItemStatus.OPEN, created_at=uow.now())
+        try:
+            with uow.savepoint():
+                uow.session.add(item)
+                uow.session.flush()
+            break
+        except IntegrityError:  # another transaction opened it first: join theirs
+            continue
+    else:
+        raise RuntimeError("could not open or join the review item")
     record_audit(uow, EventType.REVIEW_ITEM_OPENED, acting=acting, subject_type="review_item",
                  subject_id=item.id, group_id=group_id,
                  extra={"source": source, "item_subject_type": subject_type,
@@ -123,19 +151,40 @@ def _screening_rules(reasons: list[dict[str, Any]], source: ItemSource) -> list[
              "automated": True} for r in reasons if isinstance(r, dict)]
 
 
-def on_message_held(uow: UnitOfWork, event: Event) -> None:
-    """A held message waits for a reviewer; its sender gets a statement at once (AT-1)."""
+def _still_held(uow: UnitOfWork, event: Event) -> tuple[Message, list[dict[str, Any]]] | None:
     view = event.payload.get("message") or {}
     message = messaging_queries.message_by_id(uow, int(view["id"]))
-    if message is None or message.status != MessageStatus.HELD:
-        return  # already decided or gone: nothing to queue
+    if message is None or message.status != MessageStatus.HELD or \
+            message.recalled_at is not None:
+        return None  # delivered, recalled or removed meanwhile: nothing to queue or explain
+    return message, [r for r in (view.get("labels") or []) if isinstance(r, dict)]
+
+
+def on_message_held(uow: UnitOfWork, event: Event) -> None:
+    """A held message waits for a reviewer; its sender gets a statement at once (AT-1)."""
+    held = _still_held(uow, event)
+    if held is not None:
+        _queue_held(uow, *held, always_explain=True)
+
+
+def on_message_restored(uow: UnitOfWork, event: Event) -> None:
+    """A held message whose removal was overturned is held again, not delivered: back to
+    the queue (the open item it still has, or a new one, explained to its sender anew)."""
+    held = _still_held(uow, event) if event.payload.get("held") else None
+    if held is not None:
+        _queue_held(uow, *held, always_explain=False)
+
+
+def _queue_held(uow: UnitOfWork, message: Message, reasons: list[dict[str, Any]], *,
+                always_explain: bool) -> None:
     system = identity_queries.system_account(uow)
-    reasons = [r for r in (view.get("labels") or []) if isinstance(r, dict)]
-    item, _ = open_item(uow, acting=system, source=ItemSource.HELD,
+    item, new = open_item(uow, acting=system, source=ItemSource.HELD,
                         subject_type=SubjectType.MESSAGE, subject_id=message.id,
                         group_id=message.group_id,
                         severity=_severity_of(reasons, SEVERITY_HELD),
                         rules=_screening_rules(reasons, ItemSource.HELD), automated=True)
+    if not (new or always_explain):
+        return  # its pending item's statement still explains the hold
     rule = next((r.get("rule") for r in reasons if r.get("rule")), None)
     group = uow.session.get(Group, message.group_id)
     statements.issue_statement(
@@ -166,7 +215,8 @@ def on_screening_flagged(uow: UnitOfWork, event: Event) -> None:
 
 
 def on_message_posted(uow: UnitOfWork, event: Event) -> None:
-    """Quality control: a share of allowed posts goes to review (review_sample_rate)."""
+    """Quality control: a share of allowed posts and forwarded copies goes to review
+    (review_sample_rate)."""
     rate = uow.settings.review_sample_rate
     view = event.payload.get("message") or {}
     if not rate or "id" not in view or not is_sampled(int(view["id"]), rate):
@@ -178,9 +228,43 @@ def on_message_posted(uow: UnitOfWork, event: Event) -> None:
                       "automated": True}], automated=False)
 
 
+def on_message_deleted(uow: UnitOfWork, event: Event) -> None:
+    """A founder or admin removed a member's message (GA-7): the sender gets a statement of
+    reasons like any removal (AT-1), appealable to an officer (overturning restores it). The
+    decider is the admin; their reason is quoted unless it carries personal data."""
+    message_id = int(event.payload["message_id"])
+    record = uow.session.scalar(
+        select(AuditRecord).where(AuditRecord.event_type == int(EventType.MESSAGE_DELETED),
+                                  AuditRecord.subject_type == "message",
+                                  AuditRecord.subject_id == str(message_id))
+        .order_by(AuditRecord.id.desc()).limit(1))
+    message = messaging_queries.message_by_id(uow, message_id)
+    if record is None or message is None or record.acting_id is None:
+        return
+    admin = uow.session.get(Account, record.acting_id)
+    if admin is None or admin.id == message.sender_id:
+        return  # one's own message: nothing to explain or appeal
+    reason = str(record.extra.get("reason") or "").strip()
+    if reason and screening.contains_personal_data(reason):
+        reason = "（理由含个人信息，未予转载 withheld: it contained personal data）"
+    group = uow.session.get(Group, message.group_id)
+    where = group.name if group is not None else str(message.group_id)
+    statements.issue_statement(
+        uow, acting=admin, account_id=message.sender_id, measure="message_removed",
+        facts=f"您在群「{where}」的消息（编号 {message.id}）被群管理员「{admin.display_name}」"
+        f"删除。理由：{reason or '未说明'} Your message {message.id} was removed by the "
+        f"group's admin {admin.display_name}. Reason: {reason or 'none given'}",
+        scope="this message, in this group", rule=None, automated=False,
+        starts_at=record.occurred_at, ends_at=None, message_id=message.id,
+        group_id=message.group_id, decided_by=admin.id)
+
+
 register_handler(EventType.MESSAGE_HELD, on_message_held)
+register_handler(EventType.MESSAGE_RESTORED, on_message_restored)
 register_handler(EventType.SCREENING_FLAGGED, on_screening_flagged)
 register_handler(EventType.MESSAGE_POSTED, on_message_posted)
+register_handler(EventType.MESSAGE_FORWARDED, on_message_posted)
+register_handler(EventType.MESSAGE_DELETED, on_message_deleted)
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -379,7 +463,8 @@ def _require_reason(reason: str) -> str:
     reason = require_storable(reason, "reason").strip()
     if not reason:
         raise QunguanError("decision_reason_required", "Give a reason for the decision.")
-    return reason[:MAX_REASON_CHARS]
+    # It goes into the statement, the audit record and the reporters' outcome.
+    return statements.require_no_personal_data(reason[:MAX_REASON_CHARS])
 
 
 def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decision,
@@ -399,6 +484,10 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
     if decision == Decision.SANCTION and sanction is None:
         raise QunguanError("decision_not_applicable", "Say which sanction to impose.",
                            problem="sanction_missing")
+    if decision != Decision.SANCTION and sanction is not None:
+        raise QunguanError("decision_not_applicable", "Only decision=sanction imposes a "
+                           "sanction; choose it, or leave the sanction out.",
+                           problem="sanction_not_expected")
     if decision == Decision.DISMISS:
         if message is not None and message.status == MessageStatus.HELD \
                 and message.recalled_at is None:
@@ -406,7 +495,7 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
                                                  reason=reason)
     elif message is not None and message.recalled_at is None:
         messaging_actions.do_remove_message(uow, acting=acting, message_id=message.id,
-                                            reason=reason)
+                                            reason=reason, decides_hold=True)
         # AT-1: the removal has its own statement (and appeal) beside any sanction's, so
         # overturning one does not have to overturn the other.
         _removal_statement(uow, acting, item, message, reason)

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select
 
 from qunguan.enforcement import credit
-from qunguan.enforcement.models import Sanction, SanctionKind, SubjectType
-from qunguan.enforcement.statements import issue_statement
+from qunguan.enforcement.models import ReviewItem, Sanction, SanctionKind, SubjectType
+from qunguan.enforcement.statements import issue_statement, require_no_personal_data
 from qunguan.groups import Group
 from qunguan.identity import Account
 from qunguan.identity import actions as identity_actions
@@ -42,7 +42,13 @@ GROUP_KINDS = frozenset({SanctionKind.GROUP_WARNING, SanctionKind.SUSPEND_POSTIN
 # What a member can be restricted from piecemeal; posting is taken by mute (one group) or
 # suspend (everywhere), which say so in their statement.
 RESTRICTABLE = frozenset({Function.FORWARD, Function.RED_ENVELOPES, Function.CREATE_GROUP})
-EVERYTHING = [Function.POST, Function.FORWARD, Function.RED_ENVELOPES, Function.CREATE_GROUP]
+# Suspend and blacklist take every function, founder and admin powers and joining included:
+# a suspended member may still read (and appeal), nothing more.
+EVERYTHING = [Function.POST, Function.FORWARD, Function.RED_ENVELOPES, Function.CREATE_GROUP,
+              Function.GROUP_ADMIN, Function.JOIN]
+# The rule of emergency freezes (enforcement/emergency.py). A freeze protects the public and
+# says nothing about the group's conduct: it is not a rung of the ladder.
+FREEZE_RULE = "emergency_freeze"
 FIXED_FUNCTIONS: dict[SanctionKind, list[Function]] = {
     SanctionKind.WARNING: [],
     SanctionKind.MUTE: [Function.POST],
@@ -96,8 +102,11 @@ def is_active(sanction: Sanction, now: datetime) -> bool:
 
 def history(uow: UnitOfWork, subject_type: SubjectType, subject_id: int, *,
             include_overturned: bool = False) -> list[Sanction]:
+    """The subject's rungs of the ladder: its sanctions, less overturned ones and emergency
+    freezes."""
     stmt = select(Sanction).where(Sanction.subject_type == str(subject_type),
-                                  Sanction.subject_id == subject_id)
+                                  Sanction.subject_id == subject_id,
+                                  or_(Sanction.rule.is_(None), Sanction.rule != FREEZE_RULE))
     if not include_overturned:
         stmt = stmt.where(Sanction.overturned_at.is_(None))
     return list(uow.session.scalars(stmt.order_by(Sanction.id)))
@@ -179,7 +188,7 @@ def _require_reason(text: str, field: str = "reason") -> str:
     if len(text) > MAX_REASON_CHARS:
         raise QunguanError("invalid_request", f"At most {MAX_REASON_CHARS} characters.",
                            fields=[field])
-    return text
+    return require_no_personal_data(text, field)
 
 
 def _group(uow: UnitOfWork, group_id: int) -> Group:
@@ -222,6 +231,8 @@ def do_impose_sanction(uow: UnitOfWork, *, acting: Account, subject_type: Subjec
     else:
         raise _invalid("subject_type", "Sanctions apply to accounts and groups; a message is "
                        "removed, not sanctioned.")
+    if review_item_id is not None and uow.session.get(ReviewItem, review_item_id) is None:
+        raise QunguanError("not_found", "No such review item.", review_item_id=review_item_id)
     taken = _functions(kind, functions)
     now = uow.now()
     ends_at = _ends_at(kind, now, duration_seconds)
@@ -284,10 +295,20 @@ def access_sanction(uow: UnitOfWork, sanction_id: int) -> Sanction:
     return sanction
 
 
+def _free_identity(uow: UnitOfWork, acting: Account, account_id: int, reason: str) -> None:
+    account = identity_queries.get_account(uow, account_id)
+    # An operator may have lifted the bar already (``qunguan`` CLI): nothing left to free.
+    if account.identity_index is not None and \
+            identity_queries.is_blacklisted(uow, account.identity_index):
+        identity_actions.do_lift_blacklist(uow, acting=acting, account_id=account_id,
+                                           reason=reason)
+
+
 def do_lift_sanction(uow: UnitOfWork, *, acting: Account, sanction_id: int, reason: str,
                      overturned: bool = False) -> Sanction:
     """End a sanction early, recording who and why. ``overturned`` (an appeal) also takes
-    back its credit contribution and its place on the ladder."""
+    back its credit contribution and its place on the ladder. Ending a blacklist, lifted or
+    overturned, frees the identity to verify again (EC-5 bars only while it is in force)."""
     identity_queries.require_officer(acting)
     reason = _require_reason(reason)
     sanction = access_sanction(uow, sanction_id)
@@ -303,13 +324,12 @@ def do_lift_sanction(uow: UnitOfWork, *, acting: Account, sanction_id: int, reas
         sanction.lifted_at = now
         sanction.lifted_by = acting.id
         sanction.lift_reason = reason
+        if sanction.kind == SanctionKind.BLACKLIST:
+            _free_identity(uow, acting, sanction.subject_id, reason)
     reversed_credit = 0
     if overturned:
         sanction.overturned_at = now
         reversed_credit = credit.reverse_contributions(uow, sanction_id=sanction.id)
-        if sanction.kind == SanctionKind.BLACKLIST:
-            identity_actions.do_lift_blacklist(uow, acting=acting,
-                                               account_id=sanction.subject_id, reason=reason)
     subject_type = SubjectType(sanction.subject_type)
     affected = sanction.subject_id if subject_type == SubjectType.ACCOUNT else \
         _group(uow, sanction.subject_id).founder_id

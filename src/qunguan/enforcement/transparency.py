@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from sqlalchemy import func, select
 
+from qunguan.enforcement.emergency import FREEZE_RULE
 from qunguan.enforcement.models import (
     Appeal,
     AppealStatus,
@@ -110,7 +111,9 @@ def build_report(uow: UnitOfWork, start: date, end: date,
         "statements_issued": int(s.scalar(select(func.count()).select_from(Statement).where(
             within(Statement.created_at))) or 0),
         "emergency": {
-            "freezes": len(frozen),
+            # An officer's freezes; a group founded in a frozen category inherits one, and
+            # is counted among the groups frozen.
+            "freezes": sum(1 for r in frozen if not r.extra.get("inherited")),
             "groups_frozen": sum(len(r.extra.get("group_ids") or []) for r in frozen),
             "unfreezes": count(EventType.GROUPS_UNFROZEN),
             "purges": len(purged),
@@ -151,8 +154,12 @@ def build_report(uow: UnitOfWork, start: date, end: date,
         "appeals_overturned": appeals["overturned"],
         "sanctions_overturned": int(s.scalar(select(func.count()).select_from(Sanction).where(
             within(Sanction.overturned_at))) or 0),
+        # An officer's lift before the end: not an overturned appeal (counted above) and
+        # not the end of an emergency freeze (actions.emergency.unfreezes).
         "sanctions_lifted_early": int(s.scalar(select(func.count()).select_from(Sanction).where(
-            within(Sanction.lifted_at))) or 0),
+            within(Sanction.lifted_at), Sanction.overturned_at.is_(None),
+            Sanction.rule.is_distinct_from(FREEZE_RULE),
+            Sanction.ends_at.is_(None) | (Sanction.lifted_at < Sanction.ends_at))) or 0),
         "messages_restored": count(EventType.MESSAGE_RESTORED),
     }
 

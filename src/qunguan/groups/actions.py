@@ -169,6 +169,9 @@ def do_request_join(uow: UnitOfWork, *, acting: Account, code: str, note: str | 
     group = group_by_code(uow, code)
     if group.join_policy == JoinPolicy.INVITE_ONLY:
         raise QunguanError("forbidden", "This group admits members by invitation only.")
+    # Asked now, not only on approval: a closed group or a suspended applicant must not
+    # leave requests for its admins to pile up.
+    require_allowed(uow, account_id=acting.id, function=Function.JOIN, group_id=group.id)
     if membership(uow, group.id, acting.id) is not None:
         raise QunguanError("already_member", "Already a member of this group.")
     version = _check_rules_ack(group, rules_version)
@@ -364,6 +367,11 @@ def do_transfer_founder(uow: UnitOfWork, *, acting: Account, group_id: int,
     group, mine, theirs = _target(uow, acting, group_id, account_id, founder_only=True)
     heir = identity_queries.get_account(uow, account_id)
     identity_queries.require_verified(heir)  # a founder answers for the group (GA-5)
+    # The heir must be free to found this group: not barred from founding (revoke_founding,
+    # suspension), and with the credit a large group needs (EC-1).
+    require_allowed(uow, account_id=heir.id, function=Function.CREATE_GROUP)
+    if group.member_cap > uow.settings.credit_large_group_members:
+        require_allowed(uow, account_id=heir.id, function=Function.FOUND_LARGE_GROUP)
     mine.role = Role.ADMIN
     theirs.role = Role.FOUNDER
     group.founder_id = heir.id

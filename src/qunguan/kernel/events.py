@@ -56,7 +56,14 @@ class EventType(enum.IntEnum):
     # 500: screening (policy engine)
     POLICY_LOADED = 501
     SCREENING_FLAGGED = 502  # a post-send rule fired on a delivered message
-    # 600: rumours (later issue)
+    # 600: rumours; 601..629 the debunk bank, labels and corrections
+    DEBUNK_ADDED = 601
+    DEBUNK_EDITED = 602
+    DEBUNK_RETIRED = 603
+    DEBUNKS_IMPORTED = 604
+    MESSAGES_LABELLED = 605  # messaging.do_label_messages: a label (debunk card) added later
+    CORRECTION_SWEEP = 606  # the next batch of a retroactive debunk match (outbox only)
+    CORRECTION_SENT = 607  # members were told of a debunk of a message they saw (CR-8)
     # 700: red envelopes (later issue)
     # 800: enforcement
     REPORT_FILED = 801

@@ -250,14 +250,16 @@ def do_forward(uow: UnitOfWork, plan: ForwardPlan, *, acting: Account) -> list[M
 
 
 def _withdraw(uow: UnitOfWork, message: Message, acting: Account, type_: EventType,
-              reason: str | None = None) -> Message:
-    """Hide the text from members; the audit record keeps it as evidence."""
+              reason: str | None = None, **more: object) -> Message:
+    """Hide the text from members; the audit record keeps it as evidence, with the status
+    the message had (a restore must not deliver a message that was still held)."""
     text, message.text = message.text, None
     message.recalled_at = uow.now()
     record_audit(uow, type_, acting=acting, subject_type="message", subject_id=message.id,
                  group_id=message.group_id,
                  extra={"text": text, "fingerprint": message.fingerprint,
-                        "sender_id": message.sender_id, "reason": reason})
+                        "sender_id": message.sender_id, "reason": reason,
+                        "status": message.status, **more})
     if message.status == MessageStatus.HELD:  # the group never saw it: tell only the sender
         uow.emit(type_, account_ids=(message.sender_id,), message_id=message.id)
     else:
@@ -329,9 +331,11 @@ def do_release_message(uow: UnitOfWork, *, acting: Account, message_id: int,
 
 
 def do_remove_message(uow: UnitOfWork, *, acting: Account, message_id: int,
-                      reason: str) -> Message:
+                      reason: str, decides_hold: bool = False) -> Message:
     """An officer removes a message in any group (a review decision, an emergency purge).
-    The text moves to the audit record, as with a recall; a held message is never delivered."""
+    The text moves to the audit record, as with a recall; a held message is never delivered.
+    ``decides_hold``: this removal is the review's decision on the held message (not, say, a
+    purge while its review is pending), which a restore then reverses by delivering it."""
     identity_queries.require_officer(acting)
     message = uow.session.get(Message, message_id)
     if message is None:
@@ -339,31 +343,113 @@ def do_remove_message(uow: UnitOfWork, *, acting: Account, message_id: int,
     _locked(uow, message)
     if message.recalled_at is not None:
         raise QunguanError("already_recalled", "The message was already removed.")
-    return _withdraw(uow, message, acting, EventType.MESSAGE_REMOVED, optional_text(reason))
+    return _withdraw(uow, message, acting, EventType.MESSAGE_REMOVED, optional_text(reason),
+                     decides_hold=decides_hold and message.status == MessageStatus.HELD)
 
 
 def do_restore_message(uow: UnitOfWork, *, acting: Account, message_id: int,
                        reason: str) -> Message:
-    """Undo an officer's removal (an appeal against it was overturned): the text comes back
-    from the removal's audit record and the message is delivered, held or not before."""
+    """Undo a removal by an officer or a group admin (an appeal against it was overturned):
+    the text comes back from the removal's audit record, and so does the status the message
+    had. A delivered message is delivered again. A held one is delivered only when the
+    removal overturned was the review's decision on the hold (the officer overturning it has
+    reviewed the message); otherwise (an emergency purge while the review was pending) it
+    stays held, seen by its sender only, and goes back to review (``MESSAGE_RESTORED`` with
+    ``held``): no restore delivers a message nobody approved. A sender's own recall is never
+    undone."""
+    identity_queries.require_officer(acting)
     message = uow.session.get(Message, message_id)
     if message is None:
         raise QunguanError("not_found", "No such message.")
     _locked(uow, message)
-    removal = uow.session.scalar(
-        select(AuditRecord).where(AuditRecord.event_type == int(EventType.MESSAGE_REMOVED),
+    withdrawal = uow.session.scalar(
+        select(AuditRecord).where(AuditRecord.event_type.in_(_WITHDRAWALS),
                                   AuditRecord.subject_type == "message",
                                   AuditRecord.subject_id == str(message.id))
         .order_by(AuditRecord.id.desc()).limit(1))
-    if message.recalled_at is None or removal is None or "text" not in removal.extra:
-        raise QunguanError("conflict", "Only a message removed by an officer can be restored.")
-    message.text = removal.extra["text"]
+    if message.recalled_at is None or withdrawal is None \
+            or withdrawal.event_type == int(EventType.MESSAGE_RECALLED) \
+            or "text" not in withdrawal.extra:
+        raise QunguanError("conflict", "Only a message removed by an officer or a group admin "
+                           "can be restored.")
+    # Records written before the status was kept: the row's own status is the one it had,
+    # since a withdrawal never changes it.
+    status = MessageStatus(withdrawal.extra.get("status") or message.status)
+    if withdrawal.extra.get("decides_hold"):
+        status = MessageStatus.DELIVERED
+    message.text = withdrawal.extra["text"]
     message.recalled_at = None
-    message.status = MessageStatus.DELIVERED
+    message.status = status
+    held = status == MessageStatus.HELD
     record_audit(uow, EventType.MESSAGE_RESTORED, acting=acting, subject_type="message",
                  subject_id=message.id, group_id=message.group_id,
                  extra={"fingerprint": message.fingerprint, "sender_id": message.sender_id,
-                        "removal_record_id": removal.id, "reason": optional_text(reason)})
+                        "removal_record_id": withdrawal.id, "status": status,
+                        "reason": optional_text(reason)})
     view = render(uow, [message])[0]
-    uow.emit(EventType.MESSAGE_RESTORED, group_id=message.group_id, message=view)
+    if held:  # the group never saw it: only the sender, and the review queue, hear of it
+        uow.emit(EventType.MESSAGE_RESTORED, account_ids=(message.sender_id,), message=view,
+                 held=True)
+    else:
+        uow.emit(EventType.MESSAGE_RESTORED, group_id=message.group_id, message=view,
+                 held=False)
     return message
+
+
+# What a restore may undo is looked up among every withdrawal, so that a later recall by
+# the sender is seen (and refused) rather than an older removal restored.
+_WITHDRAWALS = (int(EventType.MESSAGE_REMOVED), int(EventType.MESSAGE_DELETED),
+                int(EventType.MESSAGE_RECALLED))
+
+
+# --- labels attached after delivery (rumours: a debunk card on every copy) -----------------
+
+
+def do_label_messages(uow: UnitOfWork, *, acting: Account, message_ids: list[int],
+                      label: dict[str, object]) -> list[Message]:
+    """Attach a label (shaped like a screening reason, e.g. carrying a debunk card) to
+    messages already written: officers and automation (the system account) only. A label
+    whose ``data.key`` equals that of one already on the message replaces it (a newer version
+    of the same card); an identical label is not added twice; recalled messages are skipped.
+    One audit record and one event per group, so clients update the messages in place; a held
+    message is announced to its sender only. Returns the messages that changed."""
+    if str(acting.kind) not in ("officer", "system"):
+        raise QunguanError("forbidden", "Only officers may label messages.")
+    data = label.get("data")
+    key = data.get("key") if isinstance(data, dict) else None
+    wanted = sorted(set(message_ids))
+    changed: list[Message] = []
+    for start in range(0, len(wanted), 500):
+        # Locked in id order: two workers labelling overlapping copies must not lose a label
+        # by writing back what each read (SQLite ignores FOR UPDATE; its writers are serial).
+        for message in uow.session.scalars(
+                select(Message).where(Message.id.in_(wanted[start:start + 500]))
+                .order_by(Message.id).with_for_update()):
+            if message.recalled_at is not None:
+                continue
+            current = list(message.labels or [])
+            kept = [x for x in current if key is None or not isinstance(x, dict)
+                    or not isinstance(x.get("data"), dict) or x["data"].get("key") != key]
+            if label in kept:
+                continue
+            message.labels = [*kept, label]  # a new list: JSON columns track reassignment
+            if message.verdict == VerdictKind.ALLOW.label:
+                message.verdict = VerdictKind.LABEL.label
+            changed.append(message)
+    by_group: dict[int, list[Message]] = {}
+    for message in changed:
+        by_group.setdefault(message.group_id, []).append(message)
+    for group_id, messages in sorted(by_group.items()):
+        record_audit(uow, EventType.MESSAGES_LABELLED, acting=acting, subject_type="group",
+                     subject_id=group_id, group_id=group_id,
+                     extra={"message_ids": [m.id for m in messages], "rule": label.get("rule"),
+                            "key": key})
+        delivered = [m.id for m in messages if m.status == MessageStatus.DELIVERED]
+        if delivered:
+            uow.emit(EventType.MESSAGES_LABELLED, group_id=group_id, message_ids=delivered,
+                     label=label)
+        for m in messages:
+            if m.status == MessageStatus.HELD:
+                uow.emit(EventType.MESSAGES_LABELLED, account_ids=(m.sender_id,),
+                         message_ids=[m.id], label=label)
+    return changed

@@ -3,6 +3,7 @@ turn them into verdicts before a message is written (``gate``) and after (an out
 """
 
 from qunguan.screening import detectors as _detectors
+from qunguan.screening.detectors import contains_personal_data
 from qunguan.screening.engine import active_pack, evaluate, gate
 from qunguan.screening.registry import (
     FLOOD_WINDOW_SECONDS,
@@ -30,5 +31,5 @@ from qunguan.screening.actions import record_hits  # noqa: E402  (after the buil
 
 __all__ = ["ALLOW", "FLOOD_WINDOW_SECONDS", "Detector", "Finding", "Hit", "PackResources",
            "Reason", "ScreeningContext", "Signal", "Stage", "Verdict", "VerdictKind",
-           "active_pack", "detectors", "evaluate", "gate", "record_hits", "register_detector",
-           "unregister_detector"]
+           "active_pack", "contains_personal_data", "detectors", "evaluate", "gate",
+           "record_hits", "register_detector", "unregister_detector"]

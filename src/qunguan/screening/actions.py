@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from qunguan.groups import Group
 from qunguan.identity import Account
@@ -31,6 +31,11 @@ def do_load_pack(uow: UnitOfWork, files: dict[str, str], *, acting: Account) -> 
         raise QunguanError("invalid_policy_pack", "The policy pack is not valid.",
                            errors=[{"file": e.file, "line": e.line, "message": e.message}
                                    for e in exc.errors]) from None
+    if uow.session.get_bind().dialect.name == "postgresql":
+        # Two loads at once (two operators, two `qunguan policy load`) would both read the
+        # same max version and one would fail on the unique version. Loads are rare, so they
+        # simply take turns; readers are not blocked (SQLite serialises writers anyway).
+        uow.session.execute(text("LOCK TABLE policy_packs IN SHARE ROW EXCLUSIVE MODE"))
     version = (uow.session.scalar(select(func.max(PolicyPack.version))) or 0) + 1
     uow.session.execute(update(PolicyPack).where(PolicyPack.active).values(active=False))
     row = PolicyPack(version=version, name=pack.name, description=pack.description,
@@ -65,9 +70,10 @@ def record_hits(uow: UnitOfWork, hits: Verdict | list[Hit] | tuple[Hit, ...], *,
 
 
 def on_message_delivered(uow: UnitOfWork, event: Event) -> None:
-    """Outbox handler: run post-send rules on a delivered message; record their hits and,
-    when an enforced rule asks for hold or block, flag the message for review. Automation
-    never removes or sanctions: enforcement opens a review item from SCREENING_FLAGGED."""
+    """Outbox handler: run post-send rules on a delivered message (posted, forwarded, or
+    released from hold by a reviewer); record their hits and, when an enforced rule asks for
+    hold or block, flag the message for review. Automation never removes or sanctions:
+    enforcement opens a review item from SCREENING_FLAGGED."""
     message: Any = event.payload.get("message")
     if not isinstance(message, dict) or message.get("status") != "delivered" \
             or not message.get("text"):
@@ -77,8 +83,12 @@ def on_message_delivered(uow: UnitOfWork, event: Event) -> None:
         return
     sender_id = int(message["sender"]["id"])
     hop = int(message.get("hop") or 0)
+    # A released message was held before delivery, so its post-send rules run now; it was
+    # a forward when it has a hop.
+    forward = event.type == EventType.MESSAGE_FORWARDED or (
+        event.type == EventType.MESSAGE_RELEASED and hop > 0)
     context = ScreeningContext(
-        action="forward" if event.type == EventType.MESSAGE_FORWARDED else "post",
+        action="forward" if forward else "post",
         account_id=sender_id, account_verified=True, group_id=group.id,
         group_category=group.category, group_tier=group.tier, text=str(message["text"]),
         fingerprint=str(message.get("fingerprint") or ""),
@@ -109,3 +119,4 @@ def on_message_delivered(uow: UnitOfWork, event: Event) -> None:
 
 register_handler(EventType.MESSAGE_POSTED, on_message_delivered)
 register_handler(EventType.MESSAGE_FORWARDED, on_message_delivered)
+register_handler(EventType.MESSAGE_RELEASED, on_message_delivered)

@@ -159,9 +159,13 @@ def evaluate(rules: Iterable[Rule], signals: dict[str, list[Signal]],
         if not (all(results) if rule.match == "all" else any(results)):
             continue
         labels = sorted({s.label for s in matched if "#" not in s.label})
+        # A detector may hand the reader something to see with the reason (rumours: the
+        # debunk card); it travels in the reason's data, which stays with the message.
+        cards = [s.evidence["card"] for s in matched if isinstance(s.evidence.get("card"), dict)]
         reason = Reason(rule.id, ",".join(dict.fromkeys(s.detector for s in matched)),
                         rule.reason_zh, rule.reason_en,
-                        {"severity": rule.severity, **({"labels": labels} if labels else {})})
+                        {"severity": rule.severity, **({"labels": labels} if labels else {}),
+                         **({"cards": cards} if cards else {})})
         hits.append(Hit(rule.id, rule.mode, rule.action, rule.severity, rule.stage, version,
                         reason, tuple(matched)))
     return hits

@@ -1,7 +1,8 @@
 """Policy packs: folders of TOML rules and plain-text lexicons, validated with file and line.
 
 A pack is ``pack.toml`` (name, description), ``rules/*.toml`` (``[[rule]]`` tables, each with
-``[[rule.when]]`` conditions) and ``lexicons/*.txt`` (one term per line, ``#`` comments).
+``[[rule.when]]`` conditions) and ``lexicons/*.txt`` (one term per line, ``#`` comments, ``!``
+before an exception: an ordinary word that contains a term, such as 手机密码 around 机密).
 ``parse_pack`` checks everything and raises ``PackInvalid`` with every problem it found, each
 naming its file and line; ``compile_pack`` builds what the gate runs. Pure: no database.
 See docs/screening.md for the format.
@@ -141,6 +142,8 @@ class Pack:
     lexicons: dict[str, tuple[str, ...]]
     files: dict[str, str]
     digest: str
+    # Per lexicon, the ordinary words inside which one of its terms does not count.
+    exceptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,22 +282,34 @@ def _int_list(value: Any) -> list[int] | None:
     return None
 
 
-def _parse_lexicon(c: _Checker, file: str, text: str) -> tuple[str, ...]:
+def _parse_lexicon(c: _Checker, file: str, text: str
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The terms and the exceptions (``!`` lines) of a lexicon file. An exception must contain
+    one of the lexicon's terms: one that contains none masks nothing, so it is a mistake."""
     terms: list[str] = []
+    exceptions: list[tuple[int, str]] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
+        exception = line.startswith("!")
+        if exception:
+            line = line[1:].strip()
         term = normalise(line)
         if not term:
             c.err(file, n, f"term {line!r} is empty once normalised")
         elif len(term) > MAX_TERM_CHARS:
             c.err(file, n, f"term longer than {MAX_TERM_CHARS} characters")
+        elif exception:
+            exceptions.append((n, term))
         else:
             terms.append(term)
     if not terms and not any(e.file == file for e in c.errors):
         c.err(file, 1, "the lexicon has no terms")
-    return tuple(dict.fromkeys(terms))
+    for n, word in exceptions:
+        if terms and not any(t in word for t in terms):
+            c.err(file, n, f"exception {word!r} contains none of the lexicon's terms")
+    return tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(w for _, w in exceptions))
 
 
 def _parse_scope(c: _Checker, file: str, loc: _Locator, start: int, end: int,
@@ -531,6 +546,7 @@ def parse_pack(files: dict[str, str], categories: Iterable[str] | None = None) -
             else:
                 description = str(meta.get("description", "")).strip()
     lexicons: dict[str, tuple[str, ...]] = {}
+    exceptions: dict[str, tuple[str, ...]] = {}
     rule_files: list[str] = []
     for rel in sorted(files):
         if rel == "pack.toml":
@@ -541,7 +557,9 @@ def parse_pack(files: dict[str, str], categories: Iterable[str] | None = None) -
             if not _LEXICON_NAME.fullmatch(stem):
                 c.err(rel, None, "lexicon file names are lower-case letters, digits and '_'")
                 continue
-            lexicons[stem] = _parse_lexicon(c, rel, files[rel])
+            lexicons[stem], excepted = _parse_lexicon(c, rel, files[rel])
+            if excepted:
+                exceptions[stem] = excepted
         elif folder == "rules" and dot and ext == "toml" and "/" not in base:
             rule_files.append(rel)
         elif folder in ("rules", "lexicons"):
@@ -570,16 +588,22 @@ def parse_pack(files: dict[str, str], categories: Iterable[str] | None = None) -
                 rules.append(rule)
     if c.errors:
         raise PackInvalid(c.errors)
-    return Pack(name, description, tuple(rules), lexicons, dict(files), digest_of(files))
+    return Pack(name, description, tuple(rules), lexicons, dict(files), digest_of(files),
+                exceptions)
 
 
 def compile_pack(pack: Pack, version: int) -> CompiledPack:
-    """Build the automaton over every lexicon term and the rules' regular expressions."""
+    """Build the automaton over every lexicon term and exception, and the rules' regular
+    expressions."""
     owners: dict[str, set[str]] = {}
     for lexicon, terms in pack.lexicons.items():
         for term in terms:
             owners.setdefault(term, set()).add(lexicon)
-    matcher = Matcher(owners) if owners else None
+    excepting: dict[str, set[str]] = {}
+    for lexicon, words in pack.exceptions.items():
+        for word in words:
+            excepting.setdefault(word, set()).add(lexicon)
+    matcher = Matcher([*owners, *excepting]) if owners else None
     patterns: list[tuple[str, re.Pattern[str]]] = []
     for rule in pack.rules:
         if rule.mode == "off":
@@ -593,7 +617,10 @@ def compile_pack(pack: Pack, version: int) -> CompiledPack:
         for stage in ("pre", "post")}
     resources = PackResources(
         matcher=matcher,
-        lexicons_of=tuple(frozenset(owners[t]) for t in (matcher.terms if matcher else ())),
+        lexicons_of=tuple(frozenset(owners.get(t, ())) for t in (matcher.terms if matcher
+                                                                 else ())),
+        exceptions_of=tuple(frozenset(excepting.get(t, ())) for t in (matcher.terms if matcher
+                                                                      else ())),
         patterns=tuple(patterns))
     return CompiledPack(version, pack, resources, by_stage)
 

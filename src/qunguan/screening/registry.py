@@ -59,11 +59,13 @@ class ScreeningContext:
 
 @dataclass(frozen=True)
 class PackResources:
-    """What the active pack gives detectors: its lexicons (one automaton over every term,
-    ``lexicons_of[i]`` the lexicon names of term i) and the regular expressions of its rules."""
+    """What the active pack gives detectors: its lexicons (one automaton over every term and
+    exception, ``lexicons_of[i]`` the lexicons whose term is i, ``exceptions_of[i]`` those
+    whose exception is i) and the regular expressions of its rules."""
 
     matcher: Matcher | None = None
     lexicons_of: tuple[frozenset[str], ...] = ()
+    exceptions_of: tuple[frozenset[str], ...] = ()
     patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 

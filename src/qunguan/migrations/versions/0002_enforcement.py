@@ -87,6 +87,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_review_items_group_id'), ['group_id'], unique=False)
         batch_op.create_index('ix_review_items_queue', ['status', 'severity', 'created_at'], unique=False)
         batch_op.create_index('ix_review_items_subject', ['subject_type', 'subject_id'], unique=False)
+        batch_op.create_index('uq_review_items_open_subject', ['subject_type', 'subject_id'], unique=True, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
 
     op.create_table('sanctions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -130,10 +131,12 @@ def upgrade() -> None:
     sa.Column('facts', sa.Text(), nullable=False),
     sa.Column('rule', sa.String(length=64), nullable=True),
     sa.Column('automated', sa.Boolean(), nullable=False),
+    sa.Column('decided_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('redress', sa.Text(), nullable=False),
     sa.Column('appeal_deadline', qunguan.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', qunguan.kernel.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_statements_account_id_accounts')),
+    sa.ForeignKeyConstraint(['decided_by'], ['accounts.id'], name=op.f('fk_statements_decided_by_accounts')),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_statements_group_id_groups')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_statements'))
     )
@@ -181,6 +184,7 @@ def downgrade() -> None:
 
     op.drop_table('sanctions')
     with op.batch_alter_table('review_items', schema=None) as batch_op:
+        batch_op.drop_index('uq_review_items_open_subject', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
         batch_op.drop_index('ix_review_items_subject')
         batch_op.drop_index('ix_review_items_queue')
         batch_op.drop_index(batch_op.f('ix_review_items_group_id'))

@@ -1,0 +1,639 @@
+"""Every state change of the debunk bank, and the outbox handlers that put its cards on
+messages and push corrections back to members (CR-8).
+
+Officers add, edit, retire and import entries; each change writes the row, the audit record
+and an outbox event in one transaction, and the process's live bank picks it up at commit.
+The handlers act as the system account:
+
+- a message delivered with a debunk card: its earlier copies (same fingerprint, so forwards
+  too) get the card as well;
+- a debunk added, imported or upgraded to false/misleading: messages of the last
+  ``rumors_correction_days`` days are matched against it newest first, in steps of
+  ``rumors_correction_batch`` messages (one short transaction each, the next step scheduled as
+  a ``CORRECTION_SWEEP`` event), every copy of a match is labelled, and each member who sent,
+  forwarded or was in a group that received one is told once per debunk
+  (``correction_notices``), however often a step is retried.
+
+Layering: rumours sits above messaging and screening and below enforcement (it may not import
+enforcement). A match worth a reviewer's look goes to the review queue through the default
+pack's post-send rule ``rumors.debunk_suggest`` (``SCREENING_FLAGGED``), not from here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.events import Event, EventType
+from qunguan.kernel.outbox import register_handler
+from qunguan.kernel.text import is_storable, optional_text
+from qunguan.kernel.uow import UnitOfWork, record_audit
+from qunguan.messaging import Message, MessageStatus
+from qunguan.messaging import actions as messaging_actions
+from qunguan.messaging import queries as messaging_queries
+from qunguan.rumors import errors  # noqa: F401  (defines the error codes)
+from qunguan.rumors import text as rtext
+from qunguan.rumors.bank import (
+    CORRECTING_VERDICTS,
+    card,
+    changed_on_commit,
+    claim_key,
+    live_bank,
+)
+from qunguan.rumors.matcher import Verdict
+from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
+
+MAX_CLAIM_CHARS = 2000
+MAX_REFUTATION_CHARS = 4000
+MAX_PUBLISHER_CHARS = 200
+MAX_URL_CHARS = 500
+MAX_IMPORT_ROWS = 10_000
+MAX_REPORTED_ERRORS = 100
+FIELDS = ("claim", "verdict", "refutation", "publisher", "source_url", "published_on",
+          "language")
+REQUIRED = ("claim", "verdict", "refutation", "publisher")
+# Names the `rumors match` bank format uses, accepted on import so one file serves both.
+ALIASES = {"debunk_text": "refutation", "url": "source_url"}
+IGNORED = frozenset({"id"})
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,2}")
+_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.I)
+_NOTICE_CHUNK = 500
+
+LABEL_RULE = "rumors.debunk_card"
+LABEL_ZH = "此消息与已辟谣的说法相符，请查看辟谣信息。"
+LABEL_EN = "This message repeats a claim that has been debunked; see the fact check."
+NOTICE_ZH = "您发送、转发或在群内收到过的一条消息已被辟谣，请查看辟谣信息。"
+NOTICE_EN = ("A message you sent, forwarded or received in a group has since been debunked; "
+             "see the fact check.")
+
+
+# --- fields -------------------------------------------------------------------------------
+
+
+class FieldProblem(ValueError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _text(name: str, value: object, limit: int, *, required: bool) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise FieldProblem(name, f"{name} is required and may not be blank")
+        return None
+    if not isinstance(value, str):
+        raise FieldProblem(name, f"{name} must be text")
+    value = value.strip()
+    if len(value) > limit:
+        raise FieldProblem(name, f"{name} is longer than {limit} characters")
+    if not is_storable(value):
+        raise FieldProblem(name, f"{name} contains characters that cannot be stored")
+    return value
+
+
+def check_field(name: str, value: object) -> Any:
+    """One field of an entry, cleaned, or FieldProblem naming what is wrong."""
+    if name == "claim":
+        claim = _text(name, value, MAX_CLAIM_CHARS, required=True)
+        assert claim is not None
+        if not rtext.compact(rtext.prepare(claim)):
+            raise FieldProblem(name, "claim has no letters or digits once normalised")
+        return claim
+    if name == "verdict":
+        allowed = [v.value for v in Verdict]
+        if value not in allowed:
+            raise FieldProblem(name, f"verdict must be one of {', '.join(allowed)}")
+        return str(value)
+    if name == "refutation":
+        return _text(name, value, MAX_REFUTATION_CHARS, required=True)
+    if name == "publisher":
+        return _text(name, value, MAX_PUBLISHER_CHARS, required=True)
+    if name == "source_url":
+        url = _text(name, value, MAX_URL_CHARS, required=False)
+        if url is not None and not _URL.fullmatch(url):
+            raise FieldProblem(name, "source_url must be an http:// or https:// address")
+        return url
+    if name == "published_on":
+        if value is None or value == "":
+            return None
+        if isinstance(value, date):
+            return value
+        if not isinstance(value, str):
+            raise FieldProblem(name, "published_on must be a date, YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldProblem(name, "published_on must be a date, YYYY-MM-DD") from None
+    if name == "language":
+        if value is None or value == "":
+            return "zh"
+        if not isinstance(value, str) or not _LANGUAGE.fullmatch(value.strip()):
+            raise FieldProblem(name, "language must be a language tag such as zh or en")
+        return value.strip()
+    raise FieldProblem(name, f"unknown field {name!r} (known: {', '.join(FIELDS)})")
+
+
+def check_fields(raw: Mapping[str, object], *, partial: bool = False) -> dict[str, Any]:
+    """Every field of ``raw`` cleaned (all of them unless ``partial``); FieldProblem on the
+    first bad one."""
+    names = [n for n in FIELDS if n in raw] if partial else list(FIELDS)
+    return {n: check_field(n, raw.get(n)) for n in names}
+
+
+def _invalid(problem: FieldProblem) -> QunguanError:
+    return QunguanError("invalid_request", str(problem),
+                        fields=[{"loc": ["body", problem.name], "msg": str(problem)}])
+
+
+# --- officers' actions ----------------------------------------------------------------------
+
+
+def _require_curator(acting: Account) -> None:
+    """Officers keep the bank; the system account acts for the operator's CLI and the demo."""
+    if str(acting.kind) not in ("officer", "system"):
+        raise QunguanError("forbidden", "Only officers may change the debunk bank.")
+
+
+def _active_with_key(uow: UnitOfWork, key: str, *, other_than: int | None = None
+                     ) -> DebunkEntry | None:
+    stmt = select(DebunkEntry).where(DebunkEntry.claim_key == key,
+                                     DebunkEntry.status == DebunkStatus.ACTIVE)
+    if other_than is not None:
+        stmt = stmt.where(DebunkEntry.id != other_than)
+    return uow.session.scalar(stmt.limit(1))
+
+
+def _duplicate(existing: DebunkEntry) -> QunguanError:
+    return QunguanError("debunk_duplicate", "An active debunk already states this claim.",
+                        debunk_id=existing.id)
+
+
+def _insert(uow: UnitOfWork, acting: Account, fields: dict[str, Any]) -> DebunkEntry:
+    now = uow.now()
+    entry = DebunkEntry(**fields, claim_key=claim_key(fields["claim"]),
+                        status=DebunkStatus.ACTIVE, version=1, added_at=now,
+                        added_by=acting.id, updated_at=now, updated_by=acting.id)
+    uow.session.add(entry)
+    return entry
+
+
+def _flush_unique(uow: UnitOfWork, key_of: Iterable[str]) -> None:
+    """Flush, answering debunk_duplicate when a concurrent transaction committed the same
+    claim first (the partial unique index on active claims caught it)."""
+    try:
+        with uow.savepoint():
+            uow.session.flush()
+    except IntegrityError:
+        for key in key_of:
+            existing = _active_with_key(uow, key)
+            if existing is not None:
+                raise _duplicate(existing) from None
+        raise
+
+
+def do_add_debunk(uow: UnitOfWork, *, acting: Account, fields: Mapping[str, object]
+                  ) -> DebunkEntry:
+    _require_curator(acting)
+    try:
+        clean = check_fields(fields)
+    except FieldProblem as exc:
+        raise _invalid(exc) from None
+    existing = _active_with_key(uow, claim_key(clean["claim"]))
+    if existing is not None:
+        raise _duplicate(existing)
+    entry = _insert(uow, acting, clean)
+    _flush_unique(uow, [entry.claim_key])
+    shown = card(entry)
+    record_audit(uow, EventType.DEBUNK_ADDED, acting=acting, subject_type="debunk",
+                 subject_id=entry.id, extra={"card": shown, "language": entry.language})
+    uow.emit(EventType.DEBUNK_ADDED, debunk_id=entry.id, version=entry.version,
+             verdict=entry.verdict)
+    changed_on_commit(uow)
+    return entry
+
+
+def _locked_entry(uow: UnitOfWork, debunk_id: int) -> DebunkEntry:
+    entry = uow.session.get(DebunkEntry, debunk_id, with_for_update=True)
+    if entry is None:
+        raise QunguanError("not_found", "No such debunk.")
+    if entry.status != DebunkStatus.ACTIVE:
+        raise QunguanError("debunk_retired", "The debunk was retired.", debunk_id=entry.id)
+    return entry
+
+
+def _check_version(entry: DebunkEntry, expected: int | None) -> None:
+    if expected is not None and expected != entry.version:
+        raise QunguanError("conflict", "The debunk changed since you read it.",
+                           version=entry.version, expected_version=expected)
+
+
+def do_edit_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int,
+                   changes: Mapping[str, object], expected_version: int | None = None
+                   ) -> DebunkEntry:
+    """Change some fields; the version grows by one. Nothing changes (and nothing is
+    recorded) when every given field already has its value."""
+    _require_curator(acting)
+    try:
+        clean = check_fields(changes, partial=True)
+    except FieldProblem as exc:
+        raise _invalid(exc) from None
+    entry = _locked_entry(uow, debunk_id)
+    _check_version(entry, expected_version)
+    before = {n: getattr(entry, n) for n in clean}
+    diff = {n: v for n, v in clean.items() if before[n] != v}
+    if not diff:
+        return entry
+    if "claim" in diff:
+        key = claim_key(diff["claim"])
+        existing = _active_with_key(uow, key, other_than=entry.id)
+        if existing is not None:
+            raise _duplicate(existing)
+        entry.claim_key = key
+    previous_verdict = entry.verdict
+    for name, value in diff.items():
+        setattr(entry, name, value)
+    entry.version += 1
+    entry.updated_at = uow.now()
+    entry.updated_by = acting.id
+    _flush_unique(uow, [entry.claim_key])
+
+    def shown(v: object) -> object:
+        return v.isoformat() if isinstance(v, date) else v
+
+    record_audit(uow, EventType.DEBUNK_EDITED, acting=acting, subject_type="debunk",
+                 subject_id=entry.id,
+                 extra={"version": entry.version,
+                        "before": {n: shown(before[n]) for n in diff},
+                        "after": {n: shown(v) for n, v in diff.items()}})
+    uow.emit(EventType.DEBUNK_EDITED, debunk_id=entry.id, version=entry.version,
+             verdict=entry.verdict, previous_verdict=previous_verdict,
+             claim_changed="claim" in diff)
+    changed_on_commit(uow)
+    return entry
+
+
+def do_retire_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int, reason: str,
+                     expected_version: int | None = None) -> DebunkEntry:
+    """Stop matching the entry. Cards already on messages stay: they said what was known."""
+    _require_curator(acting)
+    why = optional_text(reason, 500)
+    if why is None or not is_storable(why):
+        raise QunguanError("invalid_request", "Give a reason for retiring the debunk.",
+                           fields=[{"loc": ["body", "reason"], "msg": "reason is required"}])
+    entry = _locked_entry(uow, debunk_id)
+    _check_version(entry, expected_version)
+    entry.status = DebunkStatus.RETIRED
+    entry.version += 1
+    entry.updated_at = uow.now()
+    entry.updated_by = acting.id
+    record_audit(uow, EventType.DEBUNK_RETIRED, acting=acting, subject_type="debunk",
+                 subject_id=entry.id, extra={"version": entry.version, "reason": why})
+    uow.emit(EventType.DEBUNK_RETIRED, debunk_id=entry.id, version=entry.version)
+    changed_on_commit(uow)
+    return entry
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    imported: list[DebunkEntry] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass
+class _Parsed:
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append({"line": line, "message": message})
+
+
+def _take(parsed: _Parsed, line: int, raw: Mapping[str, object]) -> None:
+    given: dict[str, object] = {}
+    for name, value in raw.items():
+        name = ALIASES.get(name, name)
+        if name in IGNORED:
+            continue
+        if name not in FIELDS:
+            parsed.error(line, f"unknown field {name!r} (known: {', '.join(FIELDS)})")
+            return
+        given[name] = value
+    missing = [n for n in REQUIRED if n not in given]
+    if missing:
+        parsed.error(line, f"missing {', '.join(missing)}")
+        return
+    try:
+        parsed.rows.append((line, check_fields(given)))
+    except FieldProblem as exc:
+        parsed.error(line, str(exc))
+
+
+def parse_import(content: str, fmt: str) -> _Parsed:
+    """Rows of a CSV (a header row naming the columns) or JSONL (one object a line) file, each
+    with its line number; each bad row becomes an error naming its line."""
+    parsed = _Parsed()
+    if fmt == "jsonl":
+        for number, line in enumerate(content.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                parsed.error(number, f"not JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict):
+                parsed.error(number, "not a JSON object")
+                continue
+            _take(parsed, number, row)
+    elif fmt == "csv":
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        try:
+            header = [ALIASES.get(h.strip(), h.strip()) for h in (reader.fieldnames or [])]
+            if not header:
+                parsed.error(1, "no header row (claim, verdict, refutation, publisher, …)")
+                return parsed
+            unknown = [h for h in header if h not in FIELDS and h not in IGNORED]
+            if unknown:
+                parsed.error(1, f"unknown column {unknown[0]!r} (known: {', '.join(FIELDS)})")
+                return parsed
+            reader.fieldnames = header
+            for row in reader:
+                at = reader.line_num
+                if None in row:
+                    parsed.error(at, "more cells than columns")
+                    continue
+                if all(v is None or not str(v).strip() for v in row.values()):
+                    continue
+                _take(parsed, at, {k: v for k, v in row.items() if v is not None})
+        except csv.Error as exc:
+            parsed.error(reader.line_num, f"not CSV ({exc})")
+    else:
+        raise QunguanError("invalid_request", "format must be csv or jsonl.",
+                           fields=[{"loc": ["body", "format"], "msg": "csv or jsonl"}])
+    if len(parsed.rows) + len(parsed.errors) > MAX_IMPORT_ROWS:
+        parsed.error(0, f"more than {MAX_IMPORT_ROWS} rows: split the file")
+    return parsed
+
+
+def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: str,
+                      source: str = "upload") -> ImportResult:
+    """All or nothing: every row is checked first, and one bad row imports none (the error
+    lists each bad row with its line). A row whose claim is already active, or repeats an
+    earlier row, is a duplicate: reported and skipped, so importing a file twice is harmless."""
+    _require_curator(acting)
+    parsed = parse_import(content, fmt)
+    if not parsed.rows and not parsed.errors:
+        parsed.error(0, "the file has no rows")
+    if parsed.errors:
+        raise QunguanError("debunk_import_invalid",
+                           f"{len(parsed.errors)} bad row(s); nothing was imported.",
+                           errors=parsed.errors[:MAX_REPORTED_ERRORS],
+                           error_count=len(parsed.errors))
+    result = ImportResult(rows=len(parsed.rows))
+    keyed = [(line, fields, claim_key(fields["claim"])) for line, fields in parsed.rows]
+    keys = sorted({k for _, _, k in keyed})
+    active: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        # Iterated: dict.update(result) would take the Result for a mapping (it has keys()).
+        for key, debunk_id in uow.session.execute(
+                select(DebunkEntry.claim_key, DebunkEntry.id).where(
+                    DebunkEntry.claim_key.in_(keys[start:start + 500]),
+                    DebunkEntry.status == DebunkStatus.ACTIVE)):
+            active[key] = debunk_id
+    first_line: dict[str, int] = {}
+    for line, fields, key in keyed:
+        if key in active:
+            result.duplicates.append({"line": line, "debunk_id": active[key]})
+        elif key in first_line:
+            result.duplicates.append({"line": line, "duplicate_of_line": first_line[key]})
+        else:
+            first_line[key] = line
+            result.imported.append(_insert(uow, acting, fields))
+    _flush_unique(uow, list(first_line))
+    record_audit(uow, EventType.DEBUNKS_IMPORTED, acting=acting, subject_type="debunk_import",
+                 extra={"source": source[:200], "format": fmt, "rows": result.rows,
+                        "imported": [e.id for e in result.imported],
+                        "duplicates": result.duplicates[:MAX_REPORTED_ERRORS],
+                        "duplicate_count": len(result.duplicates)})
+    if result.imported:
+        uow.emit(EventType.DEBUNKS_IMPORTED,
+                 debunks=[{"debunk_id": e.id, "version": e.version, "verdict": e.verdict}
+                          for e in result.imported])
+        changed_on_commit(uow)
+    return result
+
+
+# --- cards on copies and corrections (outbox handlers, acting as the system account) -------
+
+
+def card_label(shown: dict[str, Any]) -> dict[str, Any]:
+    """The label a debunk card travels in when it is added after delivery."""
+    return {"rule": LABEL_RULE, "detector": "debunk", "text_zh": LABEL_ZH, "text_en": LABEL_EN,
+            "data": {"key": f"debunk:{shown['debunk_id']}", "cards": [shown]}}
+
+
+def _cards_of(labels: object) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for label in labels if isinstance(labels, list) else ():
+        data = label.get("data") if isinstance(label, dict) else None
+        for shown in (data.get("cards") or []) if isinstance(data, dict) else ():
+            if isinstance(shown, dict) and "debunk_id" in shown:
+                out.append(shown)
+    return out
+
+
+def _has_card(message: Message, shown: dict[str, Any]) -> bool:
+    return any(c.get("debunk_id") == shown["debunk_id"] and c.get("version") == shown["version"]
+               for c in _cards_of(message.labels))
+
+
+def _label_copies(uow: UnitOfWork, system: Account, shown: dict[str, Any],
+                  copies: Iterable[Message]) -> list[Message]:
+    todo = [m.id for m in copies if m.recalled_at is None and not _has_card(m, shown)]
+    if not todo:
+        return []
+    return messaging_actions.do_label_messages(uow, acting=system, message_ids=todo,
+                                               label=card_label(shown))
+
+
+def on_message_delivered(uow: UnitOfWork, event: Event) -> None:
+    """A message went out with a debunk card: its earlier copies get the card too."""
+    view = event.payload.get("message")
+    if not isinstance(view, dict) or not view.get("fingerprint"):
+        return
+    cards = _cards_of(view.get("labels"))
+    if not cards:
+        return
+    copies = messaging_queries.live_copies(uow, str(view["fingerprint"]))
+    system = identity_queries.system_account(uow)
+    for shown in {c["debunk_id"]: c for c in cards}.values():
+        _label_copies(uow, system, shown, copies)
+
+
+def _notify(uow: UnitOfWork, system: Account, entry: DebunkEntry, account_ids: set[int]
+            ) -> list[int]:
+    """Tell each account once per debunk: the notice rows are inserted with ON CONFLICT DO
+    NOTHING and only the rows actually inserted are told."""
+    if not account_ids:
+        return []
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    told: list[int] = []
+    ordered = sorted(account_ids)
+    for start in range(0, len(ordered), _NOTICE_CHUNK):
+        rows = [{"debunk_id": entry.id, "account_id": a, "debunk_version": entry.version,
+                 "notified_at": uow.now()} for a in ordered[start:start + _NOTICE_CHUNK]]
+        stmt = insert(CorrectionNotice).values(rows).on_conflict_do_nothing(
+            index_elements=[CorrectionNotice.debunk_id, CorrectionNotice.account_id]
+        ).returning(CorrectionNotice.account_id)
+        told.extend(int(a) for a in uow.session.scalars(stmt))
+    if told:
+        told.sort()
+        shown = card(entry)
+        record_audit(uow, EventType.CORRECTION_SENT, acting=system, subject_type="debunk",
+                     subject_id=entry.id,
+                     extra={"version": entry.version, "accounts": told, "count": len(told)})
+        uow.emit(EventType.CORRECTION_SENT, account_ids=tuple(told), debunk=shown,
+                 text_zh=NOTICE_ZH, text_en=NOTICE_EN)
+    return told
+
+
+def _correct(uow: UnitOfWork, system: Account, entry: DebunkEntry,
+             fingerprints: set[str]) -> None:
+    """Label every live copy of the matched texts and tell everyone who saw one."""
+    shown = card(entry)
+    copies: list[Message] = []
+    for digest in sorted(fingerprints):
+        copies.extend(messaging_queries.live_copies(uow, digest))
+    _label_copies(uow, system, shown, copies)
+    readers: set[int] = set()
+    groups: set[int] = set()
+    for message in copies:
+        readers.add(message.sender_id)  # the sender, and a forwarder sent the copy
+        if message.status == MessageStatus.DELIVERED:
+            groups.add(message.group_id)
+    for group_id in sorted(groups):
+        readers.update(group_queries.member_ids(uow, group_id))
+    _notify(uow, system, entry, readers)
+
+
+def needs_correction(verdict: str, previous_verdict: str | None = None,
+                     claim_changed: bool = False) -> bool:
+    """Added, or upgraded to false/misleading, or its claim reworded while false/misleading."""
+    if verdict not in CORRECTING_VERDICTS:
+        return False
+    return previous_verdict is None or previous_verdict not in CORRECTING_VERDICTS \
+        or claim_changed
+
+
+def sweep_step(uow: UnitOfWork, targets: Mapping[int, int], *, before_id: int | None,
+               since: datetime) -> int | None:
+    """One step of a retroactive match: up to ``rumors_correction_batch`` delivered messages
+    older than ``before_id`` (newest first) and not older than ``since``. ``targets`` maps
+    debunk ids to the version the sweep is for: an entry retired or changed since is dropped
+    (its own change started a sweep if it needs one). Returns the cursor of the next step, or
+    None when done; the caller schedules it."""
+    entries = {e.id: e for e in uow.session.scalars(
+        select(DebunkEntry).where(DebunkEntry.id.in_(list(targets))))}
+    current = {i: e for i, e in entries.items()
+               if e.version == targets[i] and e.status == DebunkStatus.ACTIVE
+               and e.verdict in CORRECTING_VERDICTS}
+    if not current:
+        return None
+    live = live_bank(uow, fresh=True)
+    label_at = live.thresholds.label
+    batch = uow.settings.rumors_correction_batch
+    stmt = select(Message).where(Message.status == MessageStatus.DELIVERED,
+                                 Message.text.is_not(None))
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    messages = list(uow.session.scalars(stmt.order_by(Message.id.desc()).limit(batch)))
+    matched: dict[int, set[str]] = {}
+    seen: dict[str, list[int]] = {}
+    done = len(messages) < batch
+    for message in messages:
+        if message.created_at < since:
+            done = True
+            break
+        ids = seen.get(message.fingerprint)
+        if ids is None:
+            ids = seen[message.fingerprint] = [
+                f.debunk_id for f in live.match(message.text or "", top=5)
+                if f.debunk_id in current and f.score >= label_at]
+        for debunk_id in ids:
+            matched.setdefault(debunk_id, set()).add(message.fingerprint)
+    if matched:
+        system = identity_queries.system_account(uow)
+        for debunk_id in sorted(matched):
+            _correct(uow, system, current[debunk_id], matched[debunk_id])
+    return None if done or not messages else messages[-1].id
+
+
+def start_sweep(uow: UnitOfWork, targets: Mapping[int, int]) -> None:
+    since = uow.now() - timedelta(days=uow.settings.rumors_correction_days)
+    _continue(uow, targets, None, since)
+
+
+def _continue(uow: UnitOfWork, targets: Mapping[int, int], before_id: int | None,
+              since: datetime) -> None:
+    cursor = sweep_step(uow, targets, before_id=before_id, since=since)
+    if cursor is not None:
+        # The next step is its own outbox event, hence its own short transaction.
+        uow.emit(EventType.CORRECTION_SWEEP,
+                 targets={str(k): v for k, v in targets.items()}, before_id=cursor,
+                 since=since.isoformat())
+
+
+def on_debunk_added(uow: UnitOfWork, event: Event) -> None:
+    p = event.payload
+    if needs_correction(str(p.get("verdict"))):
+        start_sweep(uow, {int(p["debunk_id"]): int(p["version"])})
+
+
+def on_debunk_edited(uow: UnitOfWork, event: Event) -> None:
+    p = event.payload
+    if needs_correction(str(p.get("verdict")), str(p.get("previous_verdict")),
+                        bool(p.get("claim_changed"))):
+        start_sweep(uow, {int(p["debunk_id"]): int(p["version"])})
+
+
+def on_debunks_imported(uow: UnitOfWork, event: Event) -> None:
+    targets = {int(d["debunk_id"]): int(d["version"])
+               for d in event.payload.get("debunks") or []
+               if needs_correction(str(d.get("verdict")))}
+    if targets:
+        start_sweep(uow, targets)
+
+
+def on_correction_sweep(uow: UnitOfWork, event: Event) -> None:
+    p = event.payload
+    targets = {int(k): int(v) for k, v in dict(p["targets"]).items()}
+    _continue(uow, targets, int(p["before_id"]), datetime.fromisoformat(str(p["since"])))
+
+
+register_handler(EventType.MESSAGE_POSTED, on_message_delivered)
+register_handler(EventType.MESSAGE_FORWARDED, on_message_delivered)
+register_handler(EventType.MESSAGE_RELEASED, on_message_delivered)
+register_handler(EventType.DEBUNK_ADDED, on_debunk_added)
+register_handler(EventType.DEBUNK_EDITED, on_debunk_edited)
+register_handler(EventType.DEBUNKS_IMPORTED, on_debunks_imported)
+register_handler(EventType.CORRECTION_SWEEP, on_correction_sweep)

@@ -1,0 +1,16 @@
+"""Error codes of the debunk bank (documented in docs/errors.md, section "Rumours").
+
+Imported from the package ``__init__`` so the codes are defined before any action raises them.
+"""
+
+from __future__ import annotations
+
+from qunguan.kernel.errors import define_error
+
+define_error("debunk_duplicate", 409, "An active debunk already states this claim (the same "
+             "text once normalised); details.debunk_id names it.")
+define_error("debunk_retired", 409, "The debunk was retired: it can be neither edited nor "
+             "retired again (add a new entry instead).")
+define_error("debunk_import_invalid", 422, "The import file has bad rows, so nothing was "
+             "imported; details.errors lists each as {line, message} (at most 100), "
+             "details.error_count counts them all.")

@@ -1,0 +1,80 @@
+"""The debunk bank API for officers: list and search, read, add, edit, retire, import."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from qunguan.identity import CurrentAccount
+from qunguan.kernel.ids import MAX_ID
+from qunguan.kernel.web import IdPath, UowDep
+from qunguan.rumors import actions, queries
+from qunguan.rumors.bank import card
+from qunguan.rumors.models import DebunkEntry
+from qunguan.rumors.schemas import (
+    DebunkCreate,
+    DebunkImport,
+    DebunkPage,
+    DebunkPublic,
+    DebunkRetire,
+    DebunkUpdate,
+    ImportResultPublic,
+)
+
+router = APIRouter(prefix="/api", tags=["rumors"])
+
+
+def _public(entry: DebunkEntry) -> DebunkPublic:
+    return DebunkPublic.model_validate({**{c: getattr(entry, c) for c in (
+        "id", "claim", "verdict", "refutation", "publisher", "source_url", "published_on",
+        "language", "status", "version", "added_at", "added_by", "updated_at",
+        "updated_by")}, "card": card(entry)})
+
+
+@router.get("/officer/debunks", response_model=DebunkPage)
+def list_debunks(uow: UowDep, me: CurrentAccount,
+                 q: Annotated[str | None, Query(max_length=200)] = None,
+                 status: Annotated[str | None, Query(max_length=16)] = None,
+                 verdict: Annotated[str | None, Query(max_length=16)] = None,
+                 before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50) -> DebunkPage:
+    rows, next_before = queries.list_debunks(uow, viewer=me, q=q, status=status,
+                                             verdict=verdict, before_id=before_id, limit=limit)
+    return DebunkPage(items=[_public(r) for r in rows], next_before_id=next_before)
+
+
+@router.post("/officer/debunks", response_model=DebunkPublic, status_code=201)
+def add_debunk(body: DebunkCreate, uow: UowDep, me: CurrentAccount) -> DebunkPublic:
+    return _public(actions.do_add_debunk(uow, acting=me, fields=body.model_dump()))
+
+
+@router.post("/officer/debunks/import", response_model=ImportResultPublic)
+def import_debunks(body: DebunkImport, uow: UowDep, me: CurrentAccount) -> ImportResultPublic:
+    result = actions.do_import_debunks(uow, acting=me, content=body.content, fmt=body.format,
+                                       source=body.source or "upload")
+    return ImportResultPublic(rows=result.rows, imported=len(result.imported),
+                              ids=[e.id for e in result.imported],
+                              duplicates=result.duplicates)
+
+
+@router.get("/officer/debunks/{debunk_id}", response_model=DebunkPublic)
+def get_debunk(debunk_id: IdPath, uow: UowDep, me: CurrentAccount) -> DebunkPublic:
+    return _public(queries.access_debunk(uow, viewer=me, debunk_id=debunk_id))
+
+
+@router.patch("/officer/debunks/{debunk_id}", response_model=DebunkPublic)
+def edit_debunk(debunk_id: IdPath, body: DebunkUpdate, uow: UowDep,
+                me: CurrentAccount) -> DebunkPublic:
+    changes = body.model_dump(exclude_unset=True)
+    expected = changes.pop("expected_version", None)
+    return _public(actions.do_edit_debunk(uow, acting=me, debunk_id=debunk_id, changes=changes,
+                                          expected_version=expected))
+
+
+@router.post("/officer/debunks/{debunk_id}/retire", response_model=DebunkPublic)
+def retire_debunk(debunk_id: IdPath, body: DebunkRetire, uow: UowDep,
+                  me: CurrentAccount) -> DebunkPublic:
+    return _public(actions.do_retire_debunk(uow, acting=me, debunk_id=debunk_id,
+                                            reason=body.reason,
+                                            expected_version=body.expected_version))

@@ -1,0 +1,80 @@
+"""API shapes of the debunk bank (officers only)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+MAX_ID = 2**63 - 1  # kernel.ids.MAX_ID; schemas import nothing of ours
+
+VerdictName = Literal["false", "misleading", "unverified", "true"]
+Version = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class DebunkCreate(BaseModel):
+    claim: str = Field(max_length=2000, description="The claim as it circulates.")
+    verdict: VerdictName
+    refutation: str = Field(max_length=4000, description="The facts, shown on the card.")
+    publisher: str = Field(max_length=200, description="Who published the debunk.")
+    source_url: str | None = Field(None, max_length=500)
+    published_on: date | None = None
+    language: str = Field("zh", max_length=16)
+
+
+class DebunkUpdate(BaseModel):
+    """Only the fields given change; ``expected_version`` refuses the edit (409 conflict) when
+    someone changed the entry since it was read."""
+
+    claim: str | None = Field(None, max_length=2000)
+    verdict: VerdictName | None = None
+    refutation: str | None = Field(None, max_length=4000)
+    publisher: str | None = Field(None, max_length=200)
+    source_url: str | None = Field(None, max_length=500)
+    published_on: date | None = None
+    language: str | None = Field(None, max_length=16)
+    expected_version: Version | None = None
+
+
+class DebunkRetire(BaseModel):
+    reason: str = Field(max_length=500)
+    expected_version: Version | None = None
+
+
+class DebunkImport(BaseModel):
+    format: Literal["csv", "jsonl"]
+    content: str = Field(max_length=1_000_000, description="The file's text: CSV with a "
+                         "header row, or JSONL (one object a line).")
+    source: str | None = Field(None, max_length=200, description="A name for the record, "
+                               "e.g. the file name.")
+
+
+class DebunkPublic(BaseModel):
+    id: int
+    claim: str
+    verdict: str
+    refutation: str
+    publisher: str
+    source_url: str | None
+    published_on: date | None
+    language: str
+    status: str
+    version: int
+    added_at: datetime
+    added_by: int
+    updated_at: datetime
+    updated_by: int
+    card: dict[str, Any]
+
+
+class DebunkPage(BaseModel):
+    items: list[DebunkPublic]
+    next_before_id: int | None
+
+
+class ImportResultPublic(BaseModel):
+    rows: int
+    imported: int
+    ids: list[int]
+    duplicates: list[dict[str, Any]]
