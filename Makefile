@@ -46,6 +46,7 @@ bench: $(BIN)/qunguan
 eval: $(BIN)/qunguan
 	$(BIN)/qunguan eval rumors --data ../shared/data
 	$(BIN)/qunguan eval alarm --data ../shared/data
+	$(BIN)/qunguan eval cascades --data ../shared/data
 
 # Rebuilds src/qunguan/rumors/data/alarm_model.npz (about a minute); review the printed
 # threshold against rules/alarm.toml's min_score before committing the new file.

@@ -362,9 +362,65 @@ def _debunk(method: str, suffix: str = "", body: Any = None) -> Prepare:
     return prepare
 
 
+def _cluster(suffix: str = "", body: Any = None) -> Prepare:
+    """The cluster of the setup message (its assignment runs in the outbox)."""
+
+    def prepare(ctx: Ctx, role: str) -> Call:
+        from tests.rumors.debunk_helpers import drain
+        drain(ctx.app)
+        r = ctx.api.get("/api/officer/clusters", as_=ctx.cast.officer)
+        assert r.status_code == 200, r.text
+        return Call("GET" if body is None else "POST",
+                    f"/api/officer/clusters/{r.json()['items'][0]['id']}{suffix}", body)
+
+    return prepare
+
+
 def _import_debunks(ctx: Ctx, role: str) -> Call:
     return Call("POST", "/api/officer/debunks/import",
                 {"format": "jsonl", "content": json.dumps(_debunk_body(ctx))})
+
+
+def _money_headers(ctx: Ctx, role: str) -> dict[str, str]:
+    person = ctx.person(role)
+    return {**(person.auth if person else {}), "Idempotency-Key": f"matrix-{next(_serial)}"}
+
+
+def _topup(ctx: Ctx, role: str) -> Call:
+    return Call("POST", "/api/me/wallet/topup", {"amount_fen": 100},
+                headers=_money_headers(ctx, role))
+
+
+def _fund(ctx: Ctx, person: Person | None) -> None:
+    if person is not None and person.id_number:  # the newcomer cannot top up (PAY-2)
+        r = ctx.api.post("/api/me/wallet/topup", as_=person, json={"amount_fen": 1000},
+                         headers={"Idempotency-Key": f"fund-{next(_serial)}"})
+        assert r.status_code == 201, r.text
+
+
+def _send_envelope(ctx: Ctx, role: str) -> Call:
+    _fund(ctx, ctx.person(role))
+    return Call("POST", f"/api/groups/{ctx.gid}/envelopes", {"total_fen": 100, "parts": 1},
+                headers=_money_headers(ctx, role))
+
+
+def _fresh_envelope(ctx: Ctx) -> int:
+    _fund(ctx, ctx.cast.founder)
+    r = ctx.api.post(f"/api/groups/{ctx.gid}/envelopes", as_=ctx.cast.founder,
+                     json={"total_fen": 100, "parts": 1},
+                     headers={"Idempotency-Key": f"fresh-{next(_serial)}"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _envelope(suffix: str = "") -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        if not suffix:  # reading: one envelope serves every role
+            ctx.state.setdefault("envelope", _fresh_envelope(ctx))
+            return Call("GET", f"/api/envelopes/{ctx.state['envelope']}")
+        return Call("POST", f"/api/envelopes/{_fresh_envelope(ctx)}{suffix}")
+
+    return prepare
 
 
 # --- the table ----------------------------------------------------------------------------
@@ -508,6 +564,19 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "POST /api/officer/debunks/{debunk_id}/retire": (
         officers_only(200), _debunk("POST", "/retire", {"reason": "录入有误"})),
     "POST /api/officer/debunks/import": (officers_only(200), _import_debunks),
+    # rumours: content clusters and the circuit breaker
+    "GET /api/officer/clusters": (officers_only(200), simple("GET", "/api/officer/clusters")),
+    "GET /api/officer/clusters/{cluster_id}": (officers_only(200), _cluster()),
+    "POST /api/officer/clusters/{cluster_id}/breaker": (
+        officers_only(200), _cluster("/breaker", {"state": "tripped", "reason": "扩散太快"})),
+    # red envelopes: wallets (PAY-2: top-up needs real-name verification)
+    "GET /api/me/wallet": (everyone(200), simple("GET", "/api/me/wallet")),
+    "POST /api/me/wallet/topup": (everyone(201, newcomer=REAL_NAME), _topup),
+    "POST /api/groups/{group_id}/envelopes": (group_members(201, newcomer=REAL_NAME),
+                                              _send_envelope),
+    "GET /api/envelopes/{envelope_id}": (group_members(200), _envelope()),
+    "POST /api/envelopes/{envelope_id}/claim": (group_members(200, newcomer=REAL_NAME),
+                                                _envelope("/claim")),
     # operations
     "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
 }

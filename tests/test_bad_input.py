@@ -111,6 +111,12 @@ VALID_BODIES: dict[str, Any] = {
                                                          "expected_version": 1},
     "POST /api/officer/debunks/{debunk_id}/retire": lambda c: {"reason": "录入有误",
                                                                "expected_version": 1},
+    "POST /api/officer/clusters/{cluster_id}/breaker": lambda c: {"state": "tripped",
+                                                                  "max_targets": 1,
+                                                                  "reason": "扩散太快"},
+    "POST /api/me/wallet/topup": lambda c: {"amount_fen": 100},
+    "POST /api/groups/{group_id}/envelopes": lambda c: {"total_fen": 100, "parts": 1,
+                                                        "split": "lucky"},
     "POST /api/officer/debunks/import": lambda c: {
         "format": "jsonl", "source": "bank.jsonl",
         "content": '{"claim": "喝某种茶能预防一切病毒", "verdict": "false", '
@@ -170,7 +176,7 @@ def ids(api: Api, cast: Cast) -> dict[str, Any]:
             "account_id": cast.member2.id, "message_id": r.json()["id"],
             "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1,
             "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1,
-            "debunk_id": 1}
+            "debunk_id": 1, "cluster_id": 1}
 
 
 def _caller(cast: Cast, key: str) -> Person:
@@ -404,6 +410,7 @@ PATH_ROUTES = sorted([
     "POST /api/messages/{message_id}/forward",
     "POST /api/messages/{message_id}/recall",
     "POST /api/messages/{message_id}/delete",
+    "POST /api/groups/{group_id}/envelopes",
 ])
 
 

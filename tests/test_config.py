@@ -48,6 +48,17 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "rumors_bank_refresh_seconds": ("1.5", 1.5),
     "rumors_correction_days": ("7", 7),
     "rumors_correction_batch": ("50", 50),
+    "rumors_cluster_copy_days": ("3", 3),
+    "rumors_breaker_groups": ("5", 5),
+    "rumors_breaker_minutes": ("30", 30),
+    "rumors_breaker_max_targets": ("2", 2),
+    "envelope_max_fen": ("50000", 50_000),
+    "envelope_daily_max_fen": ("200000", 200_000),
+    "envelope_max_parts": ("20", 20),
+    "envelope_expiry_seconds": ("3600", 3600),
+    "envelope_refund_poll_seconds": ("5.5", 5.5),
+    "wallet_topup_max_fen": ("500", 500),
+    "payment_provider": ("bank", "bank"),
 }
 
 

@@ -17,6 +17,8 @@ from qunguan.auditlog.routes import router as auditlog_router
 from qunguan.config import Settings
 from qunguan.enforcement.intake_routes import router as intake_router
 from qunguan.enforcement.routes import router as enforcement_router
+from qunguan.envelopes.routes import router as envelopes_router
+from qunguan.envelopes.worker import RefundWorker
 from qunguan.groups.routes import router as groups_router
 from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
 from qunguan.identity.routes import router as identity_router
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     uows = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False), settings=settings,
                              clock=clock or SystemClock(), bus=bus)
     worker = OutboxWorker(uows, settings.outbox_poll_seconds)
+    refunds = RefundWorker(uows, settings.envelope_refund_poll_seconds)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -69,11 +72,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         limiter.total_tokens = max(limiter.total_tokens, settings.max_concurrent_requests + 8)
         if settings.run_workers:
             worker.start()
+            refunds.start()
         try:
             yield
         finally:
             if settings.run_workers:
                 worker.stop()
+                refunds.stop()
             engine.dispose()
 
     app = FastAPI(title="qunguan", version=__version__, lifespan=lifespan,
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(enforcement_router)  # sanctions, credit, statements, appeals
     app.include_router(screening_router)  # the active policy pack and its rule hits
     app.include_router(rumors_router)  # the debunk bank
+    app.include_router(envelopes_router)  # wallets and red envelopes
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -150,6 +150,52 @@ class Settings(BaseSettings):
         200, ge=1, le=10_000, description="Messages matched per step of a retroactive "
         "correction sweep; each step is one short transaction and schedules the next.",
     )
+    rumors_cluster_copy_days: int = Field(
+        7, ge=1, description="A message copied (not forwarded) joins the content cluster of a "
+        "near-identical text first seen at most this many days earlier; exact copies (the same "
+        "normalised fingerprint) join whatever their age.",
+    )
+    rumors_breaker_groups: int = Field(
+        20, ge=2, description="Circuit breaker: a content cluster that reaches this many "
+        "groups within QUNGUAN_RUMORS_BREAKER_MINUTES is marked frequently forwarded and its "
+        "forwards are limited.",
+    )
+    rumors_breaker_minutes: int = Field(
+        60, ge=1, description="Circuit breaker: the window, in minutes, in which a cluster "
+        "must reach QUNGUAN_RUMORS_BREAKER_GROUPS groups to trip it.",
+    )
+    rumors_breaker_max_targets: int = Field(
+        1, ge=1, description="Groups a message of a tripped cluster may be forwarded to at "
+        "once (an officer may set another value per cluster).",
+    )
+    envelope_max_fen: int = Field(
+        20_000, ge=1, le=2**62, description="The most one red envelope may hold, in fen "
+        "(default 200 yuan; envelope_over_limit).",
+    )
+    envelope_daily_max_fen: int = Field(
+        100_000, ge=1, le=2**62, description="The most one member may send in red envelopes "
+        "within any 24 hours, in fen (default 1000 yuan; envelope_daily_limit).",
+    )
+    envelope_max_parts: int = Field(
+        100, ge=1, le=10_000, description="The most parts one red envelope may be split into "
+        "(also never more than the group has members, nor than the total has fen).",
+    )
+    envelope_expiry_seconds: int = Field(
+        86_400, ge=1, description="An envelope not fully claimed after this many seconds "
+        "expires and its remainder is refunded to the sender by the refund worker.",
+    )
+    envelope_refund_poll_seconds: float = Field(
+        30.0, gt=0, description="How often the embedded refund worker looks for expired "
+        "envelopes (when QUNGUAN_RUN_WORKERS is on).",
+    )
+    wallet_topup_max_fen: int = Field(
+        1_000_000, ge=1, le=2**62, description="The most one wallet top-up may be, in fen "
+        "(topup_over_limit).",
+    )
+    payment_provider: str = Field(
+        "sandbox", min_length=1, max_length=32, description="The payment provider that holds "
+        "members' funds (PAY-1); the built-in `sandbox` is test money.",
+    )
 
     @property
     def resolved_key_dir(self) -> Path:

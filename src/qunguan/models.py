@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def load_all_models() -> None:
     import qunguan.enforcement.models
+    import qunguan.envelopes.models
     import qunguan.groups.models
     import qunguan.identity.models
     import qunguan.kernel.models

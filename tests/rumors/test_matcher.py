@@ -167,3 +167,60 @@ def test_custom_thresholds_change_labels() -> None:
     assert strict.label(found) is None
     assert strict.suggestions(found)[0].debunk_id == "kids"
     assert Bank([KIDS]).label(Bank([KIDS]).match(text)) == "kids"
+
+
+def _brute_force(docs: list[set[str]], live: set[int], query: set[str]) -> dict[int, float]:
+    """Reference covers of the lexical layer, from its definition (one IDF per n-gram from
+    the live documents; n-grams in more than MAX_DF_SHARE of them count in neither cover)."""
+    import math
+
+    from qunguan.rumors import lexical
+
+    n = len(live)
+    df: dict[str, int] = {}
+    for d in live:
+        for g in docs[d]:
+            df[g] = df.get(g, 0) + 1
+
+    def w(g: str) -> float:
+        return math.log((n + 1) / (df.get(g, 0) + 1)) + 1.0
+
+    cap = max(lexical.MAX_DF_SHARE * n, lexical.MIN_MAX_DF)
+    q_mass = sum(w(g) for g in query)
+    out = {}
+    for d in live:
+        shared = [g for g in docs[d] & query if df[g] <= cap]
+        doc_cover = sum(w(g) for g in shared) / sum(w(g) for g in docs[d])
+        out[d] = round(math.sqrt(doc_cover * sum(w(g) for g in shared) / q_mass), 6)
+    return out
+
+
+def test_lexical_stop_grams_and_delta_keep_exact_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qunguan.rumors import lexical
+
+    # Small bounds so that a 120-document index has stop-grams, a delta and merges.
+    monkeypatch.setattr(lexical, "MIN_STOP_DF", 3)
+    monkeypatch.setattr(lexical, "MIN_MAX_DF", 200)
+    monkeypatch.setattr(lexical, "MIN_CANDIDATES", 8)
+    monkeypatch.setattr(lexical, "MIN_DELTA_DOCS", 10)
+    texts = [f"某地第{i}号水库{'大坝决堤' if i % 3 else '出现险情'}，下游{i % 7}个村庄被淹"
+             for i in range(120)]
+    docs = [grams(prepare(t)) for t in texts]
+    index = LexicalIndex()
+    numbers = index.add_many(docs[:40])
+    numbers += [index.add(d) for d in docs[40:]]  # through the delta, with merges
+    for d in range(0, 120, 5):
+        index.retire(numbers[d])
+    live = {d for d in range(120) if d % 5}
+    index.merge()  # one IDF snapshot, as the reference has
+    for probe in ["第17号水库大坝决堤，下游3个村庄被淹", "水库出现险情", "第88号水库"]:
+        query = grams(prepare(probe))
+        expected = _brute_force(docs, live, query)
+        found = index.query(query, 3)
+        got = [round((o.doc_cover * o.query_cover) ** 0.5, 6) for o in found]
+        # The best document is found, and every document returned carries its exact score
+        # (a document sharing only stop-grams with the query may be left out: by design).
+        assert got[0] == pytest.approx(max(expected.values()), abs=1e-5), probe
+        assert got == pytest.approx([expected[o.doc] for o in found], abs=1e-5), probe
+        assert got == sorted(got, reverse=True)
+        assert all(o.doc in live for o in found)

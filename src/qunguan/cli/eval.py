@@ -17,7 +17,9 @@ from rich.table import Table
 from qunguan.kernel.text import normalise
 from qunguan.rumors import Bank, BankEntry
 from qunguan.rumors.alarm import alarm_cues, default_model, long_enough
+from qunguan.rumors.breaker import BreakerRule
 from qunguan.rumors.evaluation import (
+    CASCADE_GROUPS,
     Post,
     claim_matching,
     claim_of_ruling,
@@ -27,6 +29,8 @@ from qunguan.rumors.evaluation import (
     load_checked,
     load_weibo21,
     read_jsonl,
+    replay_cascades,
+    stream_jsonl,
 )
 from qunguan.rumors.text import fingerprint, prepare
 
@@ -214,3 +218,48 @@ def _macro_f1(y: list[int], predicted: list[bool]) -> float:
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# The server's default first; the others show how the choice moves the figures.
+CASCADE_RULES = (BreakerRule(groups=20, minutes=60), BreakerRule(groups=10, minutes=60),
+                 BreakerRule(groups=50, minutes=60), BreakerRule(groups=20, minutes=15))
+
+
+@eval_app.command("cascades")
+def cascades(data: Annotated[Path, typer.Option(help="The research data folder (relative to "
+                                                "the current directory).")] = DEFAULT_DATA
+             ) -> None:
+    """Forwarding limits on real propagation: the CED dev repost trees replayed as forwards
+    across groups, with the server's circuit-breaker rule; per label, how often and how soon
+    it trips and what share of the forwards come after it."""
+    path = data / "cascades" / "ced_cascades_dev.jsonl"
+    if not path.exists():
+        err.print(f"no research data at {data.resolve()} (expected {path.name}): "
+                  "skipping the cascade replay.", soft_wrap=True)
+        return
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("cascades", total=path.stat().st_size)
+        outcomes, skipped = replay_cascades(
+            stream_jsonl(path, lambda n: progress.advance(task, n)), CASCADE_RULES)
+    table = Table(title=f"Circuit breaker on CED dev, reposts into {CASCADE_GROUPS} groups "
+                        "(qunguan eval cascades)")
+    # rule: N groups in T minutes; "after": share of the forwards made once it had tripped,
+    # among the events it tripped on and among all.
+    for col in ("rule", "label", "events", "tripped", "min to trip p50/p90", "after: tripped",
+                "after: all"):
+        table.add_column(col)
+    for i, rule in enumerate(CASCADE_RULES):
+        for label in ("rumour", "non-rumour"):
+            o = outcomes.get((i, label))
+            if o is None:
+                continue
+            soon = (f"{_quantile(o.minutes_to_trip, 0.5):.1f} / "
+                    f"{_quantile(o.minutes_to_trip, 0.9):.1f}" if o.minutes_to_trip else "-")
+            table.add_row(f"{rule.groups} in {rule.minutes}m", label, str(o.events),
+                          f"{o.tripped} ({o.tripped / max(o.events, 1):.1%})", soon,
+                          f"{o.forwards_after / max(o.forwards_in_tripped, 1):.1%}",
+                          f"{o.forwards_after / max(o.forwards, 1):.1%}")
+    console.print(table)
+    console.print(f"reposts skipped for a year-less date: {skipped}; "
+                  f"{time.perf_counter() - started:.1f} s")

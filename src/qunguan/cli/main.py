@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from qunguan.cli.envelopes import envelopes_app
 from qunguan.cli.eval import eval_app
 from qunguan.cli.policy import policy_app
 from qunguan.cli.report import report_app
@@ -42,6 +43,7 @@ app.add_typer(rumors_app, name="rumors")
 app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
 app.add_typer(policy_app, name="policy")
+app.add_typer(envelopes_app, name="envelopes")
 console = Console()
 err = Console(stderr=True)
 

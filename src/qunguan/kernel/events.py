@@ -64,7 +64,14 @@ class EventType(enum.IntEnum):
     MESSAGES_LABELLED = 605  # messaging.do_label_messages: a label (debunk card) added later
     CORRECTION_SWEEP = 606  # the next batch of a retroactive debunk match (outbox only)
     CORRECTION_SENT = 607  # members were told of a debunk of a message they saw (CR-8)
-    # 700: red envelopes (later issue)
+    # 650..669: content clusters (cascades) and the circuit breaker
+    CLUSTER_BREAKER_TRIPPED = 650  # a cluster reached N groups in T minutes (automation)
+    CLUSTER_BREAKER_SET = 651  # an officer lifted or tightened a cluster's breaker
+    # 700: red envelopes; 701..729 providers, the ledger and envelopes
+    WALLET_TOPPED_UP = 701  # sandbox/provider payment captured into a member's wallet
+    ENVELOPE_SENT = 702
+    ENVELOPE_CLAIMED = 703
+    ENVELOPE_REFUNDED = 704  # expired; the unclaimed remainder went back to the sender
     # 800: enforcement
     REPORT_FILED = 801
     REVIEW_ITEM_OPENED = 802

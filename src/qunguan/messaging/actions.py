@@ -21,6 +21,7 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
+from qunguan.kernel.forward_limits import forward_limit
 from qunguan.kernel.models import AuditRecord
 from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.text import optional_text, require_storable
@@ -190,6 +191,14 @@ def check_forward(uow: UnitOfWork, *, acting: Account, message_id: int, group_id
     if source.status != MessageStatus.DELIVERED:
         raise QunguanError("not_found", "No such message.")
     origin = source.origin_id or source.id
+    # Rumours' circuit breaker: a message spreading fast goes to one group at a time.
+    limited = forward_limit(uow, message_id=source.id, origin_id=origin,
+                            fingerprint=source.fingerprint)
+    if limited is not None and len(wanted) > limited.max_targets:
+        raise QunguanError("forward_limited", "This message is forwarded so often that it "
+                           f"may go to at most {limited.max_targets} group(s) at a time.",
+                           **{**limited.details, "max_targets": limited.max_targets,
+                              "requested": len(wanted)})
     targets = []
     for group_id in wanted:
         group, _ = _require_can_post(uow, acting, group_id)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from qunguan.rumors.breaker import BreakerRule, first_arrivals, trips_at
 from qunguan.rumors.cascades import Message, cluster_messages
 from qunguan.rumors.matcher import Bank, BankEntry
 
@@ -186,3 +187,88 @@ def clustering(rumours: Sequence[Post], others: Sequence[Post],
     gold.update({p.id: "text:" + p.text for p in others})
     precision, recall = bcubed(predicted, gold)
     return precision, recall, len(msgs)
+
+
+# --- forwarding limits replayed on real propagation (CED repost trees) ----------------------
+
+CED_TIME = "%Y-%m-%d %H:%M:%S"
+CASCADE_GROUPS = 200  # groups of the imagined institution the reposts land in
+CASCADE_SEED = 20261125
+
+
+def stream_jsonl(path: Path, progress: Progress | None = None) -> Iterator[dict[str, Any]]:
+    """One object a line, read as it goes (the cascade file is 24 MB); ``progress`` gets the
+    bytes of each line."""
+    with path.open("rb") as f:
+        for raw in f:
+            if progress:
+                progress(len(raw))
+            if raw.strip():
+                yield json.loads(raw)
+
+
+def _ced_time(value: object) -> datetime | None:
+    """A full CED date, or None for the year-less ``MM月DD日 HH:MM`` records (their year is
+    unknown, so their place in the cascade is too)."""
+    try:
+        return datetime.strptime(str(value), CED_TIME)
+    except ValueError:
+        return None
+
+
+def repost_group(event_id: str, mid: str, groups: int = CASCADE_GROUPS,
+                 seed: int = CASCADE_SEED) -> int:
+    """The group a repost lands in: CED dropped the reposter's user id, so each repost is a
+    forward by its reposter into one group drawn by a generator seeded with the event and the
+    repost's mid (stable across runs and machines). The source post is group 0's."""
+    return random.Random(f"{seed}:{event_id}:{mid}").randrange(groups)
+
+
+@dataclass
+class CascadeOutcome:
+    """What one breaker rule did to the cascades of one label."""
+
+    events: int = 0
+    tripped: int = 0
+    minutes_to_trip: list[float] = field(default_factory=list)
+    forwards: int = 0  # reposts with a usable date
+    forwards_after: int = 0  # of them, made once the breaker had tripped (one group at a time)
+    forwards_in_tripped: int = 0  # reposts of the events whose breaker tripped
+
+
+def replay_cascades(events: Iterable[dict[str, Any]], rules: Sequence[BreakerRule], *,
+                    groups: int = CASCADE_GROUPS, seed: int = CASCADE_SEED
+                    ) -> tuple[dict[tuple[int, str], CascadeOutcome], int]:
+    """Replay each event's reposts as forwards across ``groups`` groups and run the server's
+    breaker rule (``breaker.trips_at`` over the groups' first arrivals) for every rule. Keys
+    are (rule index, "rumour" | "non-rumour"); also returns how many reposts were skipped for
+    a year-less date."""
+    out: dict[tuple[int, str], CascadeOutcome] = {}
+    skipped = 0
+    for event in events:
+        label = "rumour" if int(event["label"]) == 1 else "non-rumour"
+        start = _ced_time(event["source_post"]["date"])
+        if start is None:
+            skipped += 1 + len(event["reposts"])
+            continue
+        arrivals: list[tuple[object, datetime]] = [(0, start)]
+        for repost in event["reposts"]:
+            at = _ced_time(repost["date"])
+            if at is None:
+                skipped += 1
+                continue
+            arrivals.append((repost_group(event["event_id"], repost["mid"], groups, seed), at))
+        firsts = first_arrivals(arrivals)
+        forward_times = [at for _, at in arrivals[1:]]
+        for i, rule in enumerate(rules):
+            o = out.setdefault((i, label), CascadeOutcome())
+            o.events += 1
+            o.forwards += len(forward_times)
+            at = trips_at(firsts, rule)
+            if at is None:
+                continue
+            o.tripped += 1
+            o.minutes_to_trip.append((at - start).total_seconds() / 60)
+            o.forwards_in_tripped += len(forward_times)
+            o.forwards_after += sum(1 for t in forward_times if t > at)
+    return out, skipped

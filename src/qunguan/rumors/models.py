@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qunguan.kernel.db import Base, IdType, UTCDateTime
@@ -61,3 +61,70 @@ class CorrectionNotice(Base):
                                             index=True)
     debunk_version: Mapped[int] = mapped_column(Integer)
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- content clusters and the circuit breaker (CR-6, issue 4 parts 7-8) ---------------------
+
+
+class BreakerState(enum.StrEnum):
+    NONE = "none"  # spreading slowly, or not yet looked at
+    TRIPPED = "tripped"  # "frequently forwarded": marked, and forwards are limited
+    LIFTED = "lifted"  # an officer lifted it: the automation does not trip it again
+
+
+class ContentCluster(Base):
+    """Every copy of one piece of content: joined by forward provenance, the same normalised
+    fingerprint, or a near-copy (docs/rumors.md "Cascades"). The counters are kept by the
+    outbox handler that assigns messages, under a lock of this row."""
+
+    __tablename__ = "content_clusters"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    first_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    first_group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    groups_reached: Mapped[int] = mapped_column(Integer, default=0)
+    members_exposed: Mapped[int] = mapped_column(Integer, default=0)
+    max_hop: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    breaker_state: Mapped[str] = mapped_column(String(16), default=BreakerState.NONE)
+    breaker_max_targets: Mapped[int | None] = mapped_column(Integer)
+    breaker_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A debunk with verdict "true" the cluster matched when it would have tripped.
+    exempt_debunk_id: Mapped[int | None] = mapped_column(ForeignKey("debunk_entries.id"))
+
+    __table_args__ = (Index("ix_content_clusters_reach", "groups_reached", "id"),)
+
+
+class ClusterMember(Base):
+    """One delivered message of a cluster: its place in the tree of forwards (``parent_id``)
+    or inferred copies (``copy_of_id``), and whether it brought the cluster to a new group."""
+
+    __tablename__ = "cluster_members"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("content_clusters.id"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    sender_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    parent_id: Mapped[int | None] = mapped_column(IdType)
+    copy_of_id: Mapped[int | None] = mapped_column(IdType)
+    hop: Mapped[int] = mapped_column(Integer, default=0)
+    new_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_cluster_members_cluster_group", "cluster_id", "group_id"),)
+
+
+class ClusterFingerprint(Base):
+    """The exact join, in the database so that every process agrees: one row per normalised
+    fingerprint, naming its cluster and the first message that carried it. No text is kept
+    here (a recall must leave the text only in the audit record): the near-copy index reads
+    it from the message."""
+
+    __tablename__ = "cluster_fingerprints"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("content_clusters.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

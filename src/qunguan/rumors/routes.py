@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,10 +10,15 @@ from fastapi import APIRouter, Query
 from qunguan.identity import CurrentAccount
 from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.web import IdPath, UowDep
-from qunguan.rumors import actions, queries
+from qunguan.rumors import actions, clusters, queries
 from qunguan.rumors.bank import card
 from qunguan.rumors.models import DebunkEntry
 from qunguan.rumors.schemas import (
+    BreakerSet,
+    ClusterDetail,
+    ClusterNode,
+    ClusterPage,
+    ClusterPublic,
     DebunkCreate,
     DebunkImport,
     DebunkPage,
@@ -78,3 +84,46 @@ def retire_debunk(debunk_id: IdPath, body: DebunkRetire, uow: UowDep,
     return _public(actions.do_retire_debunk(uow, acting=me, debunk_id=debunk_id,
                                             reason=body.reason,
                                             expected_version=body.expected_version))
+
+
+# --- content clusters and the circuit breaker ------------------------------------------------
+
+
+def _cluster(stats: clusters.ClusterStats) -> ClusterPublic:
+    c = stats.cluster
+    return ClusterPublic(
+        id=c.id, first_message_id=c.first_message_id, first_group_id=c.first_group_id,
+        first_seen_at=c.first_seen_at, last_seen_at=c.last_seen_at, messages=c.messages,
+        groups_reached=c.groups_reached, members_exposed=c.members_exposed, depth=c.max_hop,
+        groups_first_hour=stats.groups_first_hour, breaker_state=c.breaker_state,
+        breaker_max_targets=c.breaker_max_targets, breaker_changed_at=c.breaker_changed_at,
+        exempt_debunk_id=c.exempt_debunk_id)
+
+
+@router.get("/officer/clusters", response_model=ClusterPage)
+def list_clusters(uow: UowDep, me: CurrentAccount,
+                  state: Annotated[str | None, Query(max_length=16)] = None,
+                  min_groups: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+                  since: datetime | None = None,
+                  offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=clusters.MAX_PAGE)] = 50) -> ClusterPage:
+    rows = clusters.list_clusters(uow, viewer=me, state=state, min_groups=min_groups,
+                                  since=since, offset=offset, limit=limit)
+    return ClusterPage(items=[_cluster(r) for r in rows],
+                       next_offset=offset + len(rows) if len(rows) == limit else None)
+
+
+@router.get("/officer/clusters/{cluster_id}", response_model=ClusterDetail)
+def get_cluster(cluster_id: IdPath, uow: UowDep, me: CurrentAccount) -> ClusterDetail:
+    stats, nodes, truncated = clusters.cluster_detail(uow, viewer=me, cluster_id=cluster_id)
+    return ClusterDetail(cluster=_cluster(stats),
+                         nodes=[ClusterNode.model_validate(n) for n in nodes],
+                         truncated=truncated)
+
+
+@router.post("/officer/clusters/{cluster_id}/breaker", response_model=ClusterPublic)
+def set_breaker(cluster_id: IdPath, body: BreakerSet, uow: UowDep,
+                me: CurrentAccount) -> ClusterPublic:
+    cluster = clusters.do_set_breaker(uow, acting=me, cluster_id=cluster_id, state=body.state,
+                                      max_targets=body.max_targets, reason=body.reason)
+    return _cluster(clusters.ClusterStats(cluster, clusters.groups_first_hour(uow, cluster)))

@@ -78,3 +78,54 @@ class ImportResultPublic(BaseModel):
     imported: int
     ids: list[int]
     duplicates: list[dict[str, Any]]
+
+
+# --- content clusters and the circuit breaker ------------------------------------------------
+
+
+class ClusterPublic(BaseModel):
+    id: int
+    first_message_id: int
+    first_group_id: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    messages: int
+    groups_reached: int
+    # Sum of the member counts of the groups reached, each taken when the cluster first
+    # reached it: how many people could have seen it (one in two groups counts twice).
+    members_exposed: int
+    depth: int
+    groups_first_hour: int  # speed: groups reached within an hour of the first message
+    breaker_state: str
+    breaker_max_targets: int | None
+    breaker_changed_at: datetime | None
+    exempt_debunk_id: int | None
+
+
+class ClusterPage(BaseModel):
+    items: list[ClusterPublic]
+    next_offset: int | None
+
+
+class ClusterNode(BaseModel):
+    message_id: int
+    group_id: int
+    group_name: str
+    sender_display_name: str
+    created_at: datetime
+    hop: int
+    parent_id: int | None  # forwarded from this message
+    copy_of_id: int | None  # inferred copy (same or near-identical text) of this message
+    new_group: bool  # this message brought the cluster to its group
+
+
+class ClusterDetail(BaseModel):
+    cluster: ClusterPublic
+    nodes: list[ClusterNode]
+    truncated: bool
+
+
+class BreakerSet(BaseModel):
+    state: Literal["tripped", "lifted"]
+    max_targets: int | None = Field(default=None, ge=1, le=1000)
+    reason: str = Field(min_length=1, max_length=500)

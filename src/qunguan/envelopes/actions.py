@@ -1,0 +1,351 @@
+"""Every state change of red envelopes: top up a wallet, send, claim, refund the expired.
+
+``check_*`` validates and authorises without writing; ``do_*`` writes the rows, the ledger
+transaction, the audit record and the outbox event in one transaction. A failed request
+moves nothing: the ledger postings roll back with everything else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from qunguan import screening
+from qunguan.envelopes import ledger
+from qunguan.envelopes.ledger import Move
+from qunguan.envelopes.models import (
+    AccountKind,
+    Envelope,
+    EnvelopeClaim,
+    EnvelopeStatus,
+    LedgerAccount,
+    Split,
+)
+from qunguan.envelopes.providers import get_provider
+from qunguan.groups import Group
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.events import EventType
+from qunguan.kernel.restrictions import Function, require_allowed
+from qunguan.kernel.uow import UnitOfWork, record_audit
+from qunguan.screening import ScreeningContext, VerdictKind
+
+_random = secrets.SystemRandom()
+
+
+def _is_postgres(uow: UnitOfWork) -> bool:
+    return uow.session.get_bind().dialect.name == "postgresql"
+
+
+# --- wallet top-up (sandbox provider) ------------------------------------------------------
+
+
+def do_topup(uow: UnitOfWork, *, acting: Account, amount_fen: int,
+             idempotency_key: str) -> LedgerAccount:
+    """Pay ``amount_fen`` in through the provider and mirror it in the member's wallet.
+
+    PAY-2: the payer is real-name verified. A retry with the same key moves nothing more."""
+    identity_queries.require_verified(acting)
+    limit = uow.settings.wallet_topup_max_fen
+    if amount_fen > limit:
+        raise QunguanError("topup_over_limit", f"A top-up may be at most {limit} fen.",
+                           max_fen=limit)
+    key = f"topup:{acting.id}:{idempotency_key}"
+    first = ledger.find_transaction(uow, key)
+    if first is not None:
+        _same_request(first.reference, f"topup:{amount_fen}:", key)
+        return ledger.wallet(uow, acting.id)
+    provider = get_provider(uow.settings.payment_provider)
+    payment = provider.create_payment(uow, payer_id=acting.id, amount_fen=amount_fen,
+                                      reference=key)
+    provider.capture(uow, payment.external_id)
+    target = ledger.wallet(uow, acting.id)
+    source = ledger.clearing(uow, provider.name)
+    txn, created = ledger.post(uow, [Move(source, target, amount_fen)], idempotency_key=key,
+                               kind="topup", acting_id=acting.id,
+                               reference=f"topup:{amount_fen}:{payment.external_id}")
+    if not created:  # a concurrent retry won: undo this attempt's provider payment
+        provider.refund(uow, payment.external_id, amount_fen)
+        _same_request(txn.reference, f"topup:{amount_fen}:", key)
+        return target
+    record_audit(uow, EventType.WALLET_TOPPED_UP, acting=acting, subject_type="ledger_account",
+                 subject_id=target.id, extra={"amount_fen": amount_fen,
+                                              "provider": provider.name,
+                                              "payment": payment.external_id})
+    uow.emit(EventType.WALLET_TOPPED_UP, account_ids=(acting.id,), amount_fen=amount_fen,
+             balance_fen=target.balance)
+    return target
+
+
+def _same_request(reference: str | None, prefix: str, key: str) -> None:
+    if not (reference or "").startswith(prefix):
+        raise QunguanError("idempotency_key_reused", "This Idempotency-Key was used for a "
+                           "different request.")
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    group: Group
+    total_fen: int
+    parts: int
+    split: Split
+    recipient_id: int | None
+    ledger_key: str
+    existing: Envelope | None  # a retry: the envelope the first request created
+
+
+def _send_key(acting: Account, idempotency_key: str) -> str:
+    return f"envelope-send:{acting.id}:{idempotency_key}"
+
+
+def _require_can_use(uow: UnitOfWork, acting: Account, group_id: int) -> Group:
+    identity_queries.require_verified(acting)
+    group, _ = group_queries.access_membership(uow, viewer=acting, group_id=group_id)
+    require_allowed(uow, account_id=acting.id, function=Function.RED_ENVELOPES,
+                    group_id=group.id)
+    return group
+
+
+def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, total_fen: int,
+                        parts: int, split: Split, idempotency_key: str,
+                        recipient_id: int | None = None) -> SendPlan:
+    """Validate and authorise; no writes. Raises a documented QunguanError."""
+    group = _require_can_use(uow, acting, group_id)
+    key = _send_key(acting, idempotency_key)
+    first = ledger.find_transaction(uow, key)
+    if first is not None:
+        envelope = _envelope_of(uow, first.reference)
+        if (envelope is None or envelope.group_id != group.id or envelope.total_fen != total_fen
+                or envelope.parts != parts or envelope.split != split
+                or envelope.recipient_id != recipient_id):
+            raise QunguanError("idempotency_key_reused", "This Idempotency-Key was used for a "
+                               "different envelope.")
+        return SendPlan(group, total_fen, parts, split, recipient_id, key, envelope)
+    settings = uow.settings
+    if total_fen > settings.envelope_max_fen:
+        raise QunguanError("envelope_over_limit", "The envelope exceeds the limit.",
+                           max_fen=settings.envelope_max_fen)
+    if parts > settings.envelope_max_parts:
+        raise QunguanError("too_many_parts", "More parts than allowed.", reason="maximum",
+                           max_parts=settings.envelope_max_parts)
+    if parts > total_fen:
+        raise QunguanError("too_many_parts", "Every part needs at least one fen.",
+                           reason="more_parts_than_fen", max_parts=total_fen)
+    members = group_queries.member_ids(uow, group.id)
+    if parts > len(members):
+        raise QunguanError("too_many_parts", "More parts than the group has members.",
+                           reason="more_parts_than_members", max_parts=len(members))
+    if recipient_id is not None:
+        if recipient_id == acting.id or recipient_id not in members:
+            raise QunguanError("invalid_request", "The recipient must be another member of "
+                               "the group.", fields=["recipient_id"])
+        if parts != 1:
+            raise QunguanError("too_many_parts", "An envelope to one member has one part.",
+                               reason="one_recipient", max_parts=1)
+    if split == Split.FIXED and total_fen % parts:
+        raise QunguanError("uneven_split", "A fixed split needs a total divisible by the "
+                           "parts.", total_fen=total_fen, parts=parts)
+    since = uow.now() - timedelta(days=1)
+    sent = int(uow.session.scalar(select(func.coalesce(func.sum(Envelope.total_fen), 0)).where(
+        Envelope.sender_id == acting.id, Envelope.created_at > since)) or 0)
+    if sent + total_fen > settings.envelope_daily_max_fen:
+        raise QunguanError("envelope_daily_limit", "Your daily total would be exceeded.",
+                           max_fen=settings.envelope_daily_max_fen, sent_fen=sent)
+    _screen(uow, acting, group, total_fen, parts, split, recipient_id)
+    return SendPlan(group, total_fen, parts, split, recipient_id, key, None)
+
+
+def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, parts: int,
+            split: Split, recipient_id: int | None) -> None:
+    """The screening seam (issue 5 part 5): detectors see action "envelope" and the amounts
+    in ``extra``; a pre-send rule scoped to that action may block it."""
+    context = ScreeningContext(
+        action="envelope", account_id=acting.id, account_verified=acting.is_verified,
+        group_id=group.id, group_category=group.category, group_tier=group.tier, text="",
+        fingerprint="", extra={"total_fen": total_fen, "parts": parts, "split": str(split),
+                               "recipient_id": recipient_id})
+    verdict = screening.gate(uow, context)
+    if verdict.kind == VerdictKind.BLOCK:
+        raise QunguanError("envelope_blocked", "This envelope cannot be sent.",
+                           reasons=verdict.public_reasons())
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Envelope:
+    """One transaction: the envelope, the wallet → escrow postings, the audit record, the
+    outbox event. A retry (same key) returns the first envelope and moves nothing."""
+    if plan.existing is not None:
+        return plan.existing
+    provider = get_provider(uow.settings.payment_provider)
+    now = uow.now()
+    try:
+        with uow.savepoint():
+            envelope = Envelope(
+                group_id=plan.group.id, sender_id=acting.id, recipient_id=plan.recipient_id,
+                split=str(plan.split), total_fen=plan.total_fen, parts=plan.parts,
+                remaining_parts=plan.parts, remaining_fen=plan.total_fen,
+                status=str(EnvelopeStatus.OPEN), provider=provider.name, created_at=now,
+                expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
+                refunded_fen=0)
+            uow.session.add(envelope)
+            uow.session.flush()
+            escrow = ledger.get_or_create_account(uow, ledger.escrow_key(envelope.id),
+                                                  AccountKind.ESCROW, envelope.id)
+            _, created = ledger.post(uow, [Move(ledger.wallet(uow, acting.id), escrow,
+                                                plan.total_fen)],
+                                     idempotency_key=plan.ledger_key, kind="envelope_send",
+                                     acting_id=acting.id, reference=f"envelope:{envelope.id}")
+            if not created:
+                raise _Duplicate
+    except _Duplicate:  # a concurrent retry committed first: answer with its envelope
+        first = ledger.find_transaction(uow, plan.ledger_key)
+        found = _envelope_of(uow, first.reference if first else None)
+        assert found is not None
+        return found
+    extra: dict[str, Any] = {"total_fen": plan.total_fen, "parts": plan.parts,
+                             "split": str(plan.split), "recipient_id": plan.recipient_id,
+                             "provider": provider.name}
+    record_audit(uow, EventType.ENVELOPE_SENT, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=plan.group.id, extra=extra)
+    uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
+             sender_id=acting.id, **extra)
+    return envelope
+
+
+def _envelope_of(uow: UnitOfWork, reference: str | None) -> Envelope | None:
+    if not reference or not reference.startswith("envelope:"):
+        return None
+    return uow.session.get(Envelope, int(reference.split(":", 1)[1]))
+
+
+# --- claiming --------------------------------------------------------------------------------
+
+
+def _locked_envelope(uow: UnitOfWork, envelope_id: int) -> Envelope | None:
+    stmt = select(Envelope).where(Envelope.id == envelope_id).execution_options(
+        populate_existing=True)
+    if _is_postgres(uow):
+        # Claims of one envelope queue here; SQLite already runs one writer at a time.
+        stmt = stmt.with_for_update()
+    return uow.session.scalar(stmt)
+
+
+def draw(split: str, remaining_parts: int, remaining_fen: int) -> int:
+    """The next part: fixed, or the double-average rule (uniform in [1, 2 × remaining mean],
+    never leaving fewer fen than parts after it; the last part takes the rest)."""
+    if remaining_parts == 1:
+        return remaining_fen
+    if split == Split.FIXED:
+        return remaining_fen // remaining_parts
+    high = min(2 * remaining_fen // remaining_parts, remaining_fen - (remaining_parts - 1))
+    return _random.randint(1, max(1, high))
+
+
+def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
+                      idempotency_key: str | None = None) -> EnvelopeClaim:
+    """Take one part. A retry with the Idempotency-Key of the first claim returns it."""
+    identity_queries.require_verified(acting)
+    envelope = _locked_envelope(uow, envelope_id)
+    if envelope is None:
+        raise QunguanError("not_found", "No such envelope.")
+    _require_can_use(uow, acting, envelope.group_id)
+    if envelope.recipient_id is not None and envelope.recipient_id != acting.id:
+        raise QunguanError("not_recipient", "This envelope was sent to another member.")
+    mine = uow.session.scalar(select(EnvelopeClaim).where(
+        EnvelopeClaim.envelope_id == envelope.id, EnvelopeClaim.account_id == acting.id))
+    if mine is not None:
+        first = ledger.find_transaction(uow, _claim_key(envelope.id, acting.id))
+        if idempotency_key and first is not None and first.reference == (
+                f"envelope:{envelope.id}:{idempotency_key}"):
+            return mine
+        raise QunguanError("already_claimed", "You have already claimed this envelope.",
+                           amount_fen=mine.amount_fen)
+    if envelope.status == EnvelopeStatus.REFUNDED or uow.now() >= envelope.expires_at:
+        raise QunguanError("envelope_expired", "The envelope has expired.",
+                           expired_at=envelope.expires_at.isoformat())
+    if envelope.remaining_parts == 0:
+        raise QunguanError("envelope_empty", "Every part has been claimed.")
+    amount = draw(envelope.split, envelope.remaining_parts, envelope.remaining_fen)
+    envelope.remaining_parts -= 1
+    envelope.remaining_fen -= amount
+    if envelope.remaining_parts == 0:
+        envelope.status = str(EnvelopeStatus.CLAIMED)
+    claim = EnvelopeClaim(envelope_id=envelope.id, account_id=acting.id, amount_fen=amount,
+                          claimed_at=uow.now())
+    uow.session.add(claim)
+    uow.session.flush()
+    escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
+    assert escrow is not None
+    ledger.post(uow, [Move(escrow, ledger.wallet(uow, acting.id), amount)],
+                idempotency_key=_claim_key(envelope.id, acting.id), kind="envelope_claim",
+                acting_id=acting.id,
+                reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
+    record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
+    uow.emit(EventType.ENVELOPE_CLAIMED, group_id=envelope.group_id, envelope_id=envelope.id,
+             account_id=acting.id, amount_fen=amount,
+             remaining_parts=envelope.remaining_parts)
+    return claim
+
+
+def _claim_key(envelope_id: int, account_id: int) -> str:
+    return f"envelope-claim:{envelope_id}:{account_id}"
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+
+def refund_key(envelope_id: int) -> str:
+    return f"envelope-refund:{envelope_id}"
+
+
+def due_for_refund(uow: UnitOfWork, limit: int = 100) -> list[int]:
+    return list(uow.session.scalars(select(Envelope.id).where(
+        Envelope.status == str(EnvelopeStatus.OPEN), Envelope.expires_at <= uow.now())
+        .order_by(Envelope.id).limit(limit)))
+
+
+def do_refund_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int) -> int | None:
+    """Return an expired envelope's remainder to its sender; the fen refunded, or None when
+    there was nothing to do (not expired, or already refunded by another worker).
+
+    Exactly once: the row is locked (PostgreSQL) or the writer serialised (SQLite) and its
+    status re-read before anything moves, and the ledger key is derived from the envelope id,
+    so even a second transaction that got past the status could not post twice."""
+    envelope = _locked_envelope(uow, envelope_id)
+    if (envelope is None or envelope.status != EnvelopeStatus.OPEN
+            or envelope.expires_at > uow.now()):
+        return None
+    amount = envelope.remaining_fen
+    if amount > 0:
+        escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
+        assert escrow is not None
+        _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, envelope.sender_id),
+                                            amount)],
+                                 idempotency_key=refund_key(envelope.id), kind="envelope_refund",
+                                 acting_id=acting.id, reference=f"envelope:{envelope.id}")
+        if not created:
+            return None
+    envelope.status = str(EnvelopeStatus.REFUNDED)
+    envelope.refunded_at = uow.now()
+    envelope.refunded_fen = amount
+    envelope.remaining_fen = 0
+    record_audit(uow, EventType.ENVELOPE_REFUNDED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"amount_fen": amount, "sender_id": envelope.sender_id})
+    uow.emit(EventType.ENVELOPE_REFUNDED, group_id=envelope.group_id, envelope_id=envelope.id,
+             account_ids=(envelope.sender_id,), amount_fen=amount)
+    return amount

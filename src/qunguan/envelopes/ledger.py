@@ -1,0 +1,146 @@
+"""The double-entry ledger: integer fen, append-only, idempotent.
+
+Every movement is one ``LedgerTransaction`` whose postings sum to zero. A debit is a
+conditional ``UPDATE … SET balance = balance - x WHERE balance >= x``: atomic on both
+backends (PostgreSQL row-locks the account for the rest of the transaction; SQLite runs one
+writer at a time), so no balance goes negative however many requests race. Each transaction
+carries an idempotency key (unique): posting the same key again returns the first
+transaction and moves nothing. Corrections are new transactions, never edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from qunguan.envelopes.models import AccountKind, LedgerAccount, LedgerPosting, LedgerTransaction
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Move:
+    """``amount`` fen from one ledger account to another."""
+
+    source: LedgerAccount
+    target: LedgerAccount
+    amount: int
+
+
+def wallet_key(account_id: int) -> str:
+    return f"wallet:{account_id}"
+
+
+def escrow_key(envelope_id: int) -> str:
+    return f"escrow:{envelope_id}"
+
+
+def clearing_key(provider: str) -> str:
+    return f"clearing:{provider}"
+
+
+def find_account(uow: UnitOfWork, key: str) -> LedgerAccount | None:
+    return uow.session.scalar(select(LedgerAccount).where(LedgerAccount.key == key))
+
+
+def get_or_create_account(uow: UnitOfWork, key: str, kind: AccountKind,
+                          owner_id: int | None = None) -> LedgerAccount:
+    found = find_account(uow, key)
+    if found is not None:
+        return found
+    row = LedgerAccount(key=key, kind=str(kind), owner_id=owner_id, balance=0,
+                        allow_negative=kind == AccountKind.CLEARING, created_at=uow.now())
+    try:
+        with uow.savepoint():
+            uow.session.add(row)
+            uow.session.flush()
+    except IntegrityError:  # created by a concurrent request in the meantime
+        found = find_account(uow, key)
+        assert found is not None
+        return found
+    return row
+
+
+def wallet(uow: UnitOfWork, account_id: int) -> LedgerAccount:
+    return get_or_create_account(uow, wallet_key(account_id), AccountKind.WALLET, account_id)
+
+
+def clearing(uow: UnitOfWork, provider: str) -> LedgerAccount:
+    return get_or_create_account(uow, clearing_key(provider), AccountKind.CLEARING)
+
+
+def balance_of(uow: UnitOfWork, key: str) -> int:
+    found = uow.session.scalar(select(LedgerAccount.balance).where(LedgerAccount.key == key))
+    return int(found or 0)
+
+
+def find_transaction(uow: UnitOfWork, idempotency_key: str) -> LedgerTransaction | None:
+    return uow.session.scalar(select(LedgerTransaction).where(
+        LedgerTransaction.idempotency_key == idempotency_key))
+
+
+def _apply(uow: UnitOfWork, account: LedgerAccount, delta: int) -> None:
+    stmt = (update(LedgerAccount).where(LedgerAccount.id == account.id)
+            .values(balance=LedgerAccount.balance + delta)
+            .execution_options(synchronize_session=False))
+    if delta < 0 and not account.allow_negative:
+        stmt = stmt.where(LedgerAccount.balance >= -delta)
+    result = uow.session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        current = balance_of(uow, account.key)
+        raise QunguanError("insufficient_funds", "Not enough money in the account.",
+                           balance_fen=current, needed_fen=-delta)
+    uow.session.refresh(account, ["balance"])
+
+
+def post(uow: UnitOfWork, moves: list[Move], *, idempotency_key: str, kind: str,
+         acting_id: int, reference: str | None = None) -> tuple[LedgerTransaction, bool]:
+    """Record ``moves`` as one transaction; ``(transaction, created)``.
+
+    A key already used returns its first transaction with ``created`` False and moves nothing.
+    Raises ``insufficient_funds`` (and rolls back this call's postings) when a debit would
+    take an account below zero.
+    """
+    for move in moves:
+        if move.amount <= 0:
+            raise ValueError(f"a move is a positive amount of fen, not {move.amount}")
+    existing = find_transaction(uow, idempotency_key)
+    if existing is not None:
+        return existing, False
+    txn = LedgerTransaction(idempotency_key=idempotency_key, kind=kind, reference=reference,
+                            acting_id=acting_id, created_at=uow.now())
+    try:
+        with uow.savepoint():
+            uow.session.add(txn)
+            uow.session.flush()  # claims the key first: a concurrent retry waits here
+            deltas: dict[int, int] = {}
+            accounts: dict[int, LedgerAccount] = {}
+            for move in moves:
+                deltas[move.source.id] = deltas.get(move.source.id, 0) - move.amount
+                deltas[move.target.id] = deltas.get(move.target.id, 0) + move.amount
+                accounts[move.source.id] = move.source
+                accounts[move.target.id] = move.target
+            assert sum(deltas.values()) == 0
+            # A fixed order (by id) so two transactions never lock the same rows crosswise.
+            for account_id in sorted(deltas):
+                if deltas[account_id]:
+                    _apply(uow, accounts[account_id], deltas[account_id])
+                    uow.session.add(LedgerPosting(transaction_id=txn.id, account_id=account_id,
+                                                  amount=deltas[account_id]))
+            uow.session.flush()
+    except IntegrityError:
+        first = find_transaction(uow, idempotency_key)
+        if first is None:
+            raise
+        return first, False
+    return txn, True
+
+
+def totals(uow: UnitOfWork) -> tuple[int, int]:
+    """(sum of every balance, sum of every posting): both zero in a consistent ledger."""
+    balances = uow.session.scalar(select(func.coalesce(func.sum(LedgerAccount.balance), 0)))
+    postings = uow.session.scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0)))
+    return int(balances or 0), int(postings or 0)

@@ -1,0 +1,98 @@
+"""Reads of red envelopes: an envelope with who claimed how much, a wallet, reconciliation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from qunguan.envelopes import ledger
+from qunguan.envelopes.models import Envelope, EnvelopeClaim, LedgerTransaction
+from qunguan.envelopes.providers import PROVIDERS, get_provider
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.money import format_fen
+from qunguan.kernel.uow import UnitOfWork
+
+
+def access_envelope(uow: UnitOfWork, *, viewer: Account, envelope_id: int) -> Envelope:
+    """The envelope, if the viewer is a member of its group (not_found otherwise)."""
+    envelope = uow.session.get(Envelope, envelope_id)
+    if envelope is None:
+        raise QunguanError("not_found", "No such envelope.")
+    group_queries.access_membership(uow, viewer=viewer, group_id=envelope.group_id)
+    return envelope
+
+
+def claims(uow: UnitOfWork, envelope_id: int) -> list[EnvelopeClaim]:
+    return list(uow.session.scalars(select(EnvelopeClaim).where(
+        EnvelopeClaim.envelope_id == envelope_id).order_by(EnvelopeClaim.id)))
+
+
+def _is_sandbox(provider: str) -> bool:
+    found = PROVIDERS.get(provider)
+    return bool(found is None or found.sandbox)
+
+
+def render(uow: UnitOfWork, envelope: Envelope) -> dict[str, Any]:
+    taken = claims(uow, envelope.id)
+    names = identity_queries.accounts_by_ids(uow, [envelope.sender_id]
+                                             + [c.account_id for c in taken])
+    return {
+        "id": envelope.id, "group_id": envelope.group_id, "sender_id": envelope.sender_id,
+        "sender_name": names[envelope.sender_id].display_name,
+        "recipient_id": envelope.recipient_id, "split": envelope.split,
+        "total_fen": envelope.total_fen, "total_yuan": format_fen(envelope.total_fen),
+        "parts": envelope.parts, "remaining_parts": envelope.remaining_parts,
+        "status": envelope.status, "created_at": envelope.created_at,
+        "expires_at": envelope.expires_at, "refunded_fen": envelope.refunded_fen,
+        "provider": envelope.provider, "sandbox": _is_sandbox(envelope.provider),
+        "claims": [{"account_id": c.account_id, "display_name": names[c.account_id].display_name,
+                    "amount_fen": c.amount_fen, "claimed_at": c.claimed_at} for c in taken],
+    }
+
+
+def render_claim(claim: EnvelopeClaim) -> dict[str, Any]:
+    return {"envelope_id": claim.envelope_id, "account_id": claim.account_id,
+            "amount_fen": claim.amount_fen, "claimed_at": claim.claimed_at}
+
+
+def render_wallet(uow: UnitOfWork, account_id: int) -> dict[str, Any]:
+    balance = ledger.balance_of(uow, ledger.wallet_key(account_id))
+    provider = uow.settings.payment_provider
+    return {"balance_fen": balance, "balance_yuan": format_fen(balance), "provider": provider,
+            "sandbox": _is_sandbox(provider)}
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    payment: str
+    provider_fen: int
+    ledger_fen: int
+
+
+def reconcile(uow: UnitOfWork, provider_name: str) -> list[Discrepancy]:
+    """Compare the provider's statement with the ledger's top-ups, payment by payment.
+
+    The provider's net (captured, less refunded) must equal what the ledger credited under
+    that payment's reference; a ledger top-up the provider does not know is a discrepancy
+    too. Empty means the books agree."""
+    provider = get_provider(provider_name)
+    theirs: dict[str, int] = {}
+    for payment in provider.statement(uow):
+        net = payment.amount_fen - payment.refunded_fen if payment.status != "created" else 0
+        theirs[payment.external_id] = net
+    ours: dict[str, int] = {}
+    rows = uow.session.scalars(select(LedgerTransaction).where(LedgerTransaction.kind == "topup"))
+    for txn in rows:
+        _, amount, external_id = (txn.reference or "::").split(":", 2)
+        ours[external_id] = ours.get(external_id, 0) + int(amount or 0)
+    out = []
+    for external_id in sorted(set(theirs) | set(ours)):
+        if theirs.get(external_id, 0) != ours.get(external_id, 0):
+            out.append(Discrepancy(external_id, theirs.get(external_id, 0),
+                                   ours.get(external_id, 0)))
+    return out

@@ -1,0 +1,71 @@
+"""Request and response bodies of red envelopes. Amounts are integer fen (StrictInt: no
+floats, no strings); the API never takes a fractional amount."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from qunguan.envelopes.models import Split
+
+# A bound any setting could hold: the setting's own limit is checked by the action, with
+# its documented error; this one only keeps absurd numbers away from the database.
+MAX_AMOUNT = 2**62
+MAX_ID = 2**63 - 1  # as kernel.ids (schemas import nothing of the kernel)
+Fen = Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
+
+
+class TopupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: Fen
+
+
+class WalletPublic(BaseModel):
+    balance_fen: int
+    balance_yuan: str
+    provider: str
+    sandbox: bool
+
+
+class EnvelopeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    total_fen: Fen
+    parts: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    split: Split = Split.LUCKY
+    recipient_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class ClaimPublic(BaseModel):
+    envelope_id: int
+    account_id: int
+    amount_fen: int
+    claimed_at: datetime
+
+
+class ClaimLine(BaseModel):
+    account_id: int
+    display_name: str
+    amount_fen: int
+    claimed_at: datetime
+
+
+class EnvelopePublic(BaseModel):
+    id: int
+    group_id: int
+    sender_id: int
+    sender_name: str
+    recipient_id: int | None
+    split: str
+    total_fen: int
+    total_yuan: str
+    parts: int
+    remaining_parts: int
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    refunded_fen: int
+    provider: str
+    sandbox: bool
+    claims: list[ClaimLine]
