@@ -10,10 +10,10 @@ then already refunded (see ``actions.do_refund_envelope``).
 from __future__ import annotations
 
 import logging
-import threading
 
 from qunguan.envelopes import actions
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.outbox import PollingWorker
 from qunguan.kernel.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -43,31 +43,8 @@ def refund_expired(uows: UnitOfWorkFactory, limit: int = 100) -> int:
     return done
 
 
-class RefundWorker:
+class RefundWorker(PollingWorker):
     """A background thread running ``refund_expired`` every ``poll_seconds``."""
 
     def __init__(self, uows: UnitOfWorkFactory, poll_seconds: float) -> None:
-        self.uows = uows
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="qunguan-envelope-refunds",
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while refund_expired(self.uows) and not self._stop.is_set():
-                    pass
-            except Exception:
-                log.exception("envelope refund pass failed")
-            self._stop.wait(self.poll_seconds)
+        super().__init__("qunguan-envelope-refunds", refund_expired, uows, poll_seconds)

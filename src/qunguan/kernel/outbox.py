@@ -77,10 +77,15 @@ def process_batch(uows: UnitOfWorkFactory, limit: int = 100) -> int:
     return done
 
 
-class OutboxWorker:
-    """A background thread polling the outbox (embedded deployments)."""
+class PollingWorker:
+    """A background thread that runs ``one_pass(uows)`` every ``poll_seconds``, and again at
+    once while a pass reports work done (more may wait). A failing pass is logged and retried
+    at the next poll; every pass owns its transactions, so a crash loses nothing."""
 
-    def __init__(self, uows: UnitOfWorkFactory, poll_seconds: float) -> None:
+    def __init__(self, name: str, one_pass: Callable[[UnitOfWorkFactory], int],
+                 uows: UnitOfWorkFactory, poll_seconds: float) -> None:
+        self.name = name
+        self.one_pass = one_pass
         self.uows = uows
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
@@ -88,7 +93,7 @@ class OutboxWorker:
 
     def start(self) -> None:
         self._stop.clear()  # a stopped worker may be started again
-        self._thread = threading.Thread(target=self._run, name="qunguan-outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -99,9 +104,15 @@ class OutboxWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                drained = process_batch(self.uows)
-                while drained and not self._stop.is_set():  # a full batch: more may wait
-                    drained = process_batch(self.uows)
+                while self.one_pass(self.uows) and not self._stop.is_set():
+                    continue
             except Exception:
-                log.exception("outbox pass failed")
+                log.exception("%s pass failed", self.name)
             self._stop.wait(self.poll_seconds)
+
+
+class OutboxWorker(PollingWorker):
+    """Polls the outbox (embedded deployments)."""
+
+    def __init__(self, uows: UnitOfWorkFactory, poll_seconds: float) -> None:
+        super().__init__("qunguan-outbox", process_batch, uows, poll_seconds)
