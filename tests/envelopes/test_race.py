@@ -56,3 +56,43 @@ def test_concurrent_claims(api: Api, cast: Cast, app: Any, backend: str, split: 
     assert shown["remaining_parts"] == 0
     assert len({c["account_id"] for c in shown["claims"]}) == PARTS
     assert_ledger_consistent(app)
+
+
+def _at_once(n: int, fn: Any) -> list[Any]:
+    barrier = threading.Barrier(n)
+
+    def go(i: int) -> Any:
+        barrier.wait(timeout=60)
+        return fn(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(go, range(n)))
+
+
+def test_concurrent_sends_keep_the_daily_limit(api: Api, cast: Cast, app: Any,
+                                               backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): no race to test")
+    settings = app.state.settings
+    each, cap = settings.envelope_max_fen, settings.envelope_daily_max_fen
+    assert topup(api, cast.founder, each * 10).status_code == 201
+    responses = _at_once(10, lambda i: send(api, cast.founder, cast.group["id"], each, 2))
+    won = [r for r in responses if r.status_code == 201]
+    assert len(won) == cap // each, [r.text for r in responses]
+    assert all(error_code(r) == "envelope_daily_limit" for r in responses
+               if r.status_code != 201)
+    assert_ledger_consistent(app)
+
+
+def test_one_key_two_bodies_at_once(api: Api, cast: Cast, app: Any, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): no race to test")
+    assert topup(api, cast.founder, 10_000).status_code == 201
+    bodies = [(100, 2), (5000, 4)]
+    responses = _at_once(2, lambda i: send(api, cast.founder, cast.group["id"], *bodies[i],
+                                            key="same-key-twice"))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 409], [r.text for r in responses]
+    [refused] = [r for r in responses if r.status_code == 409]
+    assert error_code(refused) == "idempotency_key_reused"
+    assert_ledger_consistent(app)

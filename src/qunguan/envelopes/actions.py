@@ -123,12 +123,8 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
     key = _send_key(acting, idempotency_key)
     first = ledger.find_transaction(uow, key)
     if first is not None:
-        envelope = _envelope_of(uow, first.reference)
-        if (envelope is None or envelope.group_id != group.id or envelope.total_fen != total_fen
-                or envelope.parts != parts or envelope.split != split
-                or envelope.recipient_id != recipient_id):
-            raise QunguanError("idempotency_key_reused", "This Idempotency-Key was used for a "
-                               "different envelope.")
+        envelope = _same_envelope(_envelope_of(uow, first.reference), group.id, total_fen,
+                                  parts, split, recipient_id)
         return SendPlan(group, total_fen, parts, split, recipient_id, key, envelope)
     settings = uow.settings
     if total_fen > settings.envelope_max_fen:
@@ -154,14 +150,30 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
     if split == Split.FIXED and total_fen % parts:
         raise QunguanError("uneven_split", "A fixed split needs a total divisible by the "
                            "parts.", total_fen=total_fen, parts=parts)
+    _require_daily_room(uow, acting, total_fen)
+    _screen(uow, acting, group, total_fen, parts, split, recipient_id)
+    return SendPlan(group, total_fen, parts, split, recipient_id, key, None)
+
+
+def _same_envelope(envelope: Envelope | None, group_id: int, total_fen: int, parts: int,
+                   split: Split, recipient_id: int | None) -> Envelope:
+    """The envelope a retried Idempotency-Key sent first, if the retry asks for the same."""
+    if (envelope is None or envelope.group_id != group_id or envelope.total_fen != total_fen
+            or envelope.parts != parts or envelope.split != split
+            or envelope.recipient_id != recipient_id):
+        raise QunguanError("idempotency_key_reused", "This Idempotency-Key was used for a "
+                           "different envelope.")
+    return envelope
+
+
+def _require_daily_room(uow: UnitOfWork, acting: Account, total_fen: int) -> None:
     since = uow.now() - timedelta(days=1)
     sent = int(uow.session.scalar(select(func.coalesce(func.sum(Envelope.total_fen), 0)).where(
         Envelope.sender_id == acting.id, Envelope.created_at > since)) or 0)
-    if sent + total_fen > settings.envelope_daily_max_fen:
+    limit = uow.settings.envelope_daily_max_fen
+    if sent + total_fen > limit:
         raise QunguanError("envelope_daily_limit", "Your daily total would be exceeded.",
-                           max_fen=settings.envelope_daily_max_fen, sent_fen=sent)
-    _screen(uow, acting, group, total_fen, parts, split, recipient_id)
-    return SendPlan(group, total_fen, parts, split, recipient_id, key, None)
+                           max_fen=limit, sent_fen=sent)
 
 
 def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, parts: int,
@@ -189,6 +201,12 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
     if plan.existing is not None:
         return plan.existing
     provider = get_provider(uow.settings.payment_provider)
+    # The daily total again, under the sender's wallet lock: two concurrent sends on
+    # PostgreSQL both passed the check above before either wrote its envelope.
+    wallet = ledger.wallet(uow, acting.id)
+    uow.session.execute(select(LedgerAccount.id).where(LedgerAccount.id == wallet.id)
+                        .with_for_update())
+    _require_daily_room(uow, acting, plan.total_fen)
     now = uow.now()
     try:
         with uow.savepoint():
@@ -211,9 +229,9 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                 raise _Duplicate
     except _Duplicate:  # a concurrent retry committed first: answer with its envelope
         first = ledger.find_transaction(uow, plan.ledger_key)
-        found = _envelope_of(uow, first.reference if first else None)
-        assert found is not None
-        return found
+        return _same_envelope(_envelope_of(uow, first.reference if first else None),
+                              plan.group.id, plan.total_fen, plan.parts, plan.split,
+                              plan.recipient_id)
     extra: dict[str, Any] = {"total_fen": plan.total_fen, "parts": plan.parts,
                              "split": str(plan.split), "recipient_id": plan.recipient_id,
                              "provider": provider.name}
@@ -288,10 +306,13 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     uow.session.flush()
     escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
     assert escrow is not None
-    ledger.post(uow, [Move(escrow, ledger.wallet(uow, acting.id), amount)],
-                idempotency_key=_claim_key(envelope.id, acting.id), kind="envelope_claim",
-                acting_id=acting.id,
-                reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
+    _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, acting.id), amount)],
+                             idempotency_key=_claim_key(envelope.id, acting.id),
+                             kind="envelope_claim", acting_id=acting.id,
+                             reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
+    # The claim row above moved the envelope's counters: a ledger transaction that already
+    # existed would leave them ahead of the escrow, so this must never happen.
+    assert created, f"claim of envelope {envelope.id} posted twice"
     record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=envelope.group_id,
                  extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
