@@ -192,7 +192,7 @@ def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, part
 
 
 class _Duplicate(Exception):
-    pass
+    """A concurrent request with the same Idempotency-Key committed first."""
 
 
 def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Envelope:

@@ -26,7 +26,7 @@ class LineError:
 
 
 class BadLine(ValueError):
-    pass
+    """A line of an input file that cannot be read; the message says why."""
 
 
 def _text(row: dict[str, Any], field: str, *, required: bool = True) -> str:
