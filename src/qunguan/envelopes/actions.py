@@ -275,10 +275,14 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
                       idempotency_key: str | None = None) -> EnvelopeClaim:
     """Take one part. A retry with the Idempotency-Key of the first claim returns it."""
     identity_queries.require_verified(acting)
-    envelope = _locked_envelope(uow, envelope_id)
-    if envelope is None:
+    # Authorise before taking the row lock, so a stranger's requests never make the group's
+    # claimers wait behind them.
+    seen = uow.session.get(Envelope, envelope_id)
+    if seen is None:
         raise QunguanError("not_found", "No such envelope.")
-    _require_can_use(uow, acting, envelope.group_id)
+    _require_can_use(uow, acting, seen.group_id)
+    envelope = _locked_envelope(uow, envelope_id)
+    assert envelope is not None  # envelopes are never deleted
     if envelope.recipient_id is not None and envelope.recipient_id != acting.id:
         raise QunguanError("not_recipient", "This envelope was sent to another member.")
     mine = uow.session.scalar(select(EnvelopeClaim).where(
