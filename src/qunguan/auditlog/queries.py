@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.models import AuditRecord
@@ -32,10 +33,5 @@ def list_records(uow: UnitOfWork, *, viewer: Account, event_type: str | None = N
         stmt = stmt.where(AuditRecord.group_id == group_id)
     if acting_id is not None:
         stmt = stmt.where(AuditRecord.acting_id == acting_id)
-    if before_id is not None:
-        stmt = stmt.where(AuditRecord.id < before_id)
-    limit = max(1, min(limit, MAX_PAGE))
-    rows = list(uow.session.scalars(stmt.order_by(AuditRecord.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    return newest_first(uow.session, stmt, AuditRecord.id, before_id=before_id, limit=limit,
+                        max_page=MAX_PAGE)

@@ -75,6 +75,14 @@ def _checked_engine(settings: Settings) -> Engine:
     return engine
 
 
+def settings_for(database_url: str | None) -> Settings:
+    """The settings from the environment, with a command's --database-url over them."""
+    settings = Settings()
+    if database_url:
+        settings.database_url = database_url
+    return settings
+
+
 def _uow(settings: Settings) -> UnitOfWork:
     engine = _checked_engine(settings)
     factory = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False),

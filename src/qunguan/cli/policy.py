@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from qunguan.config import Settings
 from qunguan.screening.policy import Pack, PackInvalid, parse_pack, read_pack_dir
 
 policy_app = typer.Typer(help="Screening policy packs: check, load, show.",
@@ -63,14 +62,12 @@ def check(directory: DirArg) -> None:
 @policy_app.command("load")
 def load(directory: DirArg, database_url: UrlOpt = None) -> None:
     """Validate a pack and make it the active one, as a new version (audited)."""
-    from qunguan.cli.main import _uow
+    from qunguan.cli.main import _uow, settings_for
     from qunguan.identity import queries as identity_queries
     from qunguan.screening.actions import do_load_pack
 
     files, pack = _validated(directory)  # before touching the database
-    settings = Settings()
-    if database_url:
-        settings.database_url = database_url
+    settings = settings_for(database_url)
     uow = _uow(settings)
     try:
         system = identity_queries.system_account(uow)
@@ -85,12 +82,10 @@ def load(directory: DirArg, database_url: UrlOpt = None) -> None:
 @policy_app.command("show")
 def show(database_url: UrlOpt = None) -> None:
     """Print the active pack: version, digest and rules."""
-    from qunguan.cli.main import _uow
+    from qunguan.cli.main import _uow, settings_for
     from qunguan.screening.engine import active_pack
 
-    settings = Settings()
-    if database_url:
-        settings.database_url = database_url
+    settings = settings_for(database_url)
     uow = _uow(settings)
     try:
         compiled = active_pack(uow)

@@ -31,14 +31,13 @@ def transparency(
         help="Database to read (default: QUNGUAN_DATABASE_URL).")] = None,
 ) -> None:
     """Write transparency-FROM-TO.json (machine-readable) and .html (readable summary)."""
-    from qunguan.cli.main import _fail, _uow
-    from qunguan.config import Settings
+    from qunguan.cli.main import _fail, _uow, settings_for
     from qunguan.enforcement.transparency import build_report, render_html
 
     start, end = _day(from_, "--from"), _day(to, "--to")
     if end < start:
         raise _fail("--to is before --from", 1)
-    settings = Settings(database_url=database_url) if database_url else Settings()
+    settings = settings_for(database_url)
     uow = _uow(settings)
     try:
         with console.status("Counting…") as status:

@@ -125,8 +125,7 @@ def import_bank(
 ) -> None:
     """Import debunk entries into the bank, all or nothing: a bad row imports none and is
     reported as FILE:LINE: reason (exit 1); duplicates of active claims are skipped and listed."""
-    from qunguan.cli.main import _uow
-    from qunguan.config import Settings
+    from qunguan.cli.main import _uow, settings_for
     from qunguan.identity import queries as identity_queries
     from qunguan.kernel.errors import QunguanError
     from qunguan.rumors.actions import do_import_debunks
@@ -142,9 +141,7 @@ def import_bank(
         err.print(f"[red]cannot read {escape(str(file))}: {escape(str(exc))}[/red]",
                   soft_wrap=True)
         raise typer.Exit(2) from None
-    settings = Settings()
-    if database_url:
-        settings.database_url = database_url
+    settings = settings_for(database_url)
     uow = _uow(settings)
     try:
         system = identity_queries.system_account(uow)

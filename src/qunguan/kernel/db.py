@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -55,6 +56,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 # thread can end up waiting for a connection while the requests holding them wait for a
 # thread to run their teardown (a deadlock that only breaks at the pool timeout).
 POOL_SIZE = 40
+
+
+def newest_first(session: Session, stmt: Select[Any], id_column: InstrumentedAttribute[int],
+                 *, before_id: int | None, limit: int,
+                 max_page: int) -> tuple[list[Any], int | None]:
+    """One page of ``stmt``'s rows by descending id (keyset paging): at most ``limit``
+    (clamped to 1..max_page) rows below ``before_id``, and the id to pass as ``before_id``
+    for the next page, or None when this is the last one."""
+    if before_id is not None:
+        stmt = stmt.where(id_column < before_id)
+    limit = max(1, min(limit, max_page))
+    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
 
 
 def is_sqlite(url: str) -> bool:

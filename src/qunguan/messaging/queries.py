@@ -14,6 +14,7 @@ from qunguan.groups import Role
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.uow import UnitOfWork
@@ -118,16 +119,13 @@ def history(uow: UnitOfWork, *, viewer: Account, group_id: int, before: str | No
             limit: int) -> tuple[list[Message], str | None]:
     """Newest first. ``before`` is an opaque cursor; held messages show only to their sender."""
     group_queries.access_membership(uow, viewer=viewer, group_id=group_id)
-    limit = max(1, min(limit, MAX_PAGE))
     stmt = select(Message).where(Message.group_id == group_id)
-    if before:
-        stmt = stmt.where(Message.id < decode_cursor(before))
     stmt = stmt.where((Message.status == MessageStatus.DELIVERED)
                       | (Message.sender_id == viewer.id))
-    rows = list(uow.session.scalars(stmt.order_by(Message.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more and rows else None)
+    rows, next_id = newest_first(uow.session, stmt, Message.id,
+                                 before_id=decode_cursor(before) if before else None,
+                                 limit=limit, max_page=MAX_PAGE)
+    return rows, (encode_cursor(next_id) if next_id is not None else None)
 
 
 def copies(uow: UnitOfWork, origin_id: int) -> list[Message]:

@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.rumors.matcher import Verdict
@@ -52,10 +53,5 @@ def list_debunks(uow: UnitOfWork, *, viewer: Account, q: str | None = None,
         stmt = stmt.where(or_(DebunkEntry.claim.like(pattern, escape="\\"),
                               DebunkEntry.refutation.like(pattern, escape="\\"),
                               DebunkEntry.publisher.like(pattern, escape="\\")))
-    if before_id is not None:
-        stmt = stmt.where(DebunkEntry.id < before_id)
-    limit = max(1, min(limit, MAX_PAGE))
-    rows = list(uow.session.scalars(stmt.order_by(DebunkEntry.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    return newest_first(uow.session, stmt, DebunkEntry.id, before_id=before_id, limit=limit,
+                        max_page=MAX_PAGE)

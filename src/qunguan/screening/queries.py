@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.screening.engine import active_pack
@@ -54,10 +55,5 @@ def list_hits(uow: UnitOfWork, *, viewer: Account, rule: str | None = None,
         stmt = stmt.where(ScreeningHit.group_id == group_id)
     if message_id is not None:
         stmt = stmt.where(ScreeningHit.message_id == message_id)
-    if before_id is not None:
-        stmt = stmt.where(ScreeningHit.id < before_id)
-    limit = max(1, min(limit, MAX_PAGE))
-    rows = list(uow.session.scalars(stmt.order_by(ScreeningHit.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    return newest_first(uow.session, stmt, ScreeningHit.id, before_id=before_id, limit=limit,
+                        max_page=MAX_PAGE)
