@@ -23,10 +23,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
 from qunguan.app import create_app
+from qunguan.auditlog import actions as auditlog_actions
 from qunguan.config import Settings
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.models import AuditRecord
 from tests.cast import Person, resident_id
 from tests.conftest import Api, Cast, join_by_invitation, login, make_officer, register
 
@@ -340,6 +344,26 @@ def _purge(ctx: Ctx, role: str) -> Call:
                  "reason": "不实信息"})
 
 
+def _logged(suffix: str) -> Prepare:
+    """Audit log reads: the records appended and a checkpoint signed first."""
+
+    def prepare(ctx: Ctx, role: str) -> Call:
+        uow = ctx.app.state.uows()
+        try:
+            system = identity_queries.system_account(uow)
+            uow.commit()
+            while auditlog_actions.do_append(uow, acting=system):
+                pass
+            auditlog_actions.do_sign_checkpoint(uow, acting=system)
+            uow.commit()
+            record_id = uow.session.scalar(select(func.min(AuditRecord.id)))
+        finally:
+            uow.close()
+        return Call("GET", suffix.format(record=record_id))
+
+    return prepare
+
+
 def _debunk_body(ctx: Ctx) -> dict[str, Any]:
     n = next(_serial)
     return {"claim": f"第{n}号测试谣言：喝某种茶能预防一切病毒", "verdict": "false",
@@ -413,6 +437,21 @@ def _fresh_envelope(ctx: Ctx) -> int:
     return int(r.json()["id"])
 
 
+def _election_body(ctx: Ctx) -> dict[str, Any]:
+    return {"name": "换届选举", "scope": "group", "group_id": ctx.gid,
+            "starts_at": "2026-11-20T00:00:00+08:00", "ends_at": "2026-12-20T00:00:00+08:00"}
+
+
+def _election(suffix: str = "", body: Any = None) -> Prepare:
+    def prepare(ctx: Ctx, role: str) -> Call:
+        r = ctx.api.post("/api/officer/elections", as_=ctx.cast.officer, json=_election_body(ctx))
+        assert r.status_code == 201, r.text
+        method = "POST" if body is not None else "GET"
+        return Call(method, f"/api/officer/elections/{r.json()['id']}{suffix}", body)
+
+    return prepare
+
+
 def _envelope(suffix: str = "") -> Prepare:
     def prepare(ctx: Ctx, role: str) -> Call:
         if not suffix:  # reading: one envelope serves every role
@@ -424,6 +463,55 @@ def _envelope(suffix: str = "") -> Prepare:
 
 
 # --- the table ----------------------------------------------------------------------------
+
+# --- governance: legal holds, retention, unmasking, case export ---------------------------
+
+
+def _fresh_hold(ctx: Ctx, role: str) -> Call:
+    r = ctx.api.post("/api/officer/legal-holds", as_=ctx.cast.officer,
+                     json={"scope": "group", "scope_id": ctx.gid, "reason": "保全"})
+    assert r.status_code == 201, r.text
+    return Call("POST", f"/api/officer/legal-holds/{r.json()['id']}/lift", {"reason": "结束"})
+
+
+def _unmask_body(ctx: Ctx) -> dict[str, Any]:
+    return {"case_id": _fresh_item(ctx), "account_id": ctx.cast.member.id, "reason": "纪检调查"}
+
+
+def _second_officer(ctx: Ctx) -> Person:
+    if "officer2" not in ctx.state:
+        person = ctx.fresh_account(verified=True)
+        make_officer(ctx.app, person)
+        ctx.state["officer2"] = person
+    return ctx.state["officer2"]  # type: ignore[no-any-return]
+
+
+def _unmasking(action: str) -> Prepare:
+    """approve/reject: requested by a second officer, decided by the caller; reveal: requested
+    by the cast's officer, approved by the second officer, read by the caller."""
+
+    def prepare(ctx: Ctx, role: str) -> Call:
+        other = _second_officer(ctx)
+        requester = ctx.cast.officer if action == "reveal" else other
+        r = ctx.api.post("/api/officer/unmaskings", as_=requester, json=_unmask_body(ctx))
+        assert r.status_code == 201, r.text
+        request_id = r.json()["id"]
+        if action == "reveal":
+            r = ctx.api.post(f"/api/officer/unmaskings/{request_id}/approve", as_=other,
+                             json={})
+            assert r.status_code == 200, r.text
+            return Call("POST", f"/api/officer/unmaskings/{request_id}/reveal")
+        body = {"note": "理由不足"} if action == "reject" else {}
+        return Call("POST", f"/api/officer/unmaskings/{request_id}/{action}", body)
+
+    return prepare
+
+
+def _export_case(ctx: Ctx, role: str) -> Call:
+    if "case" not in ctx.state:
+        ctx.state["case"] = _fresh_item(ctx)
+    return Call("POST", f"/api/officer/cases/{ctx.state['case']}/export")
+
 
 MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     # identity
@@ -490,6 +578,12 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     # audit log
     "GET /api/officer/audit-records": (officers_only(200),
                                        simple("GET", "/api/officer/audit-records")),
+    "GET /api/officer/auditlog/checkpoint": (officers_only(200),
+                                             _logged("/api/officer/auditlog/checkpoint")),
+    "GET /api/officer/audit-records/{record_id}/proof": (
+        officers_only(200), _logged("/api/officer/audit-records/{record}/proof")),
+    "GET /api/officer/auditlog/consistency": (
+        officers_only(200), _logged("/api/officer/auditlog/consistency?first=1")),
     # screening: the active policy pack and its rule hits
     "GET /api/officer/policy": (officers_only(200), simple("GET", "/api/officer/policy")),
     "GET /api/officer/policy/versions": (officers_only(200),
@@ -577,6 +671,38 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "GET /api/envelopes/{envelope_id}": (group_members(200), _envelope()),
     "POST /api/envelopes/{envelope_id}/claim": (group_members(200, newcomer=REAL_NAME),
                                                 _envelope("/claim")),
+    # governance: legal holds, retention, dual-control unmasking, case export
+    "POST /api/officer/legal-holds": (officers_only(201), simple(
+        "POST", "/api/officer/legal-holds",
+        lambda ctx: {"scope": "group", "scope_id": ctx.gid, "reason": "纪检保全"})),
+    "GET /api/officer/legal-holds": (officers_only(200),
+                                     simple("GET", "/api/officer/legal-holds")),
+    "POST /api/officer/legal-holds/{hold_id}/lift": (officers_only(200), _fresh_hold),
+    "GET /api/officer/retention": (officers_only(200), simple("GET", "/api/officer/retention")),
+    "POST /api/officer/unmaskings": (officers_only(201), simple(
+        "POST", "/api/officer/unmaskings", _unmask_body)),
+    "GET /api/officer/unmaskings": (officers_only(200),
+                                    simple("GET", "/api/officer/unmaskings")),
+    "POST /api/officer/unmaskings/{request_id}/approve": (officers_only(200),
+                                                          _unmasking("approve")),
+    "POST /api/officer/unmaskings/{request_id}/reject": (officers_only(200),
+                                                         _unmasking("reject")),
+    "POST /api/officer/unmaskings/{request_id}/reveal": (officers_only(200),
+                                                         _unmasking("reveal")),
+    "POST /api/officer/cases/{case_id}/export": (officers_only(200), _export_case),
+    "POST /api/officer/envelopes/export": (
+        officers_only(200), simple("POST", "/api/officer/envelopes/export",
+                                   {"request_reference": "纪检函 1", "format": "csv"})),
+    # election periods (PAY-3): officers only
+    "POST /api/officer/elections": (officers_only(201),
+                                    simple("POST", "/api/officer/elections", _election_body)),
+    "GET /api/officer/elections": (officers_only(200), simple("GET", "/api/officer/elections")),
+    "GET /api/officer/elections/{election_id}": (officers_only(200), _election()),
+    "POST /api/officer/elections/{election_id}/cancel": (
+        officers_only(200), _election("/cancel", {"reason": "推迟"})),
+    "PUT /api/officer/groups/{group_id}/org-unit": (
+        officers_only(200), simple("PUT", "/api/officer/groups/{g}/org-unit",
+                                   {"org_unit": "逍遥镇"})),
     # operations
     "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
 }

@@ -117,10 +117,25 @@ VALID_BODIES: dict[str, Any] = {
     "POST /api/me/wallet/topup": lambda c: {"amount_fen": 100},
     "POST /api/groups/{group_id}/envelopes": lambda c: {"total_fen": 100, "parts": 1,
                                                         "split": "lucky"},
+    "POST /api/officer/envelopes/export": lambda c: {"request_reference": "纪检函 1"},
+    "POST /api/officer/elections": lambda c: {"name": "换届选举", "scope": "group",
+                                              "group_id": c.group["id"],
+                                              "starts_at": "2026-11-20T00:00:00+08:00",
+                                              "ends_at": "2026-12-20T00:00:00+08:00"},
+    "POST /api/officer/elections/{election_id}/cancel": lambda c: {"reason": "推迟"},
+    "PUT /api/officer/groups/{group_id}/org-unit": lambda c: {"org_unit": "逍遥镇"},
     "POST /api/officer/debunks/import": lambda c: {
         "format": "jsonl", "source": "bank.jsonl",
         "content": '{"claim": "喝某种茶能预防一切病毒", "verdict": "false", '
                    '"refutation": "没有证据。", "publisher": "辟谣平台"}'},
+    # governance: legal holds and dual-control unmasking
+    "POST /api/officer/legal-holds": lambda c: {"scope": "group", "scope_id": c.group["id"],
+                                                "reason": "纪检保全"},
+    "POST /api/officer/legal-holds/{hold_id}/lift": lambda c: {"reason": "调查结束"},
+    "POST /api/officer/unmaskings": lambda c: {"case_id": 1, "account_id": c.member.id,
+                                               "cluster_id": None, "reason": "纪检调查"},
+    "POST /api/officer/unmaskings/{request_id}/approve": lambda c: {"note": "同意"},
+    "POST /api/officer/unmaskings/{request_id}/reject": lambda c: {"note": "理由不足"},
 }
 
 
@@ -176,7 +191,7 @@ def ids(api: Api, cast: Cast) -> dict[str, Any]:
             "account_id": cast.member2.id, "message_id": r.json()["id"],
             "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1,
             "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1,
-            "debunk_id": 1, "cluster_id": 1}
+            "debunk_id": 1, "cluster_id": 1, "hold_id": 1, "case_id": 1, "election_id": 1}
 
 
 def _caller(cast: Cast, key: str) -> Person:
@@ -411,6 +426,10 @@ PATH_ROUTES = sorted([
     "POST /api/messages/{message_id}/recall",
     "POST /api/messages/{message_id}/delete",
     "POST /api/groups/{group_id}/envelopes",
+    "POST /api/officer/unmaskings/{request_id}/approve",
+    "POST /api/officer/unmaskings/{request_id}/reject",
+    "POST /api/officer/unmaskings/{request_id}/reveal",
+    "PUT /api/officer/groups/{group_id}/org-unit",
 ])
 
 

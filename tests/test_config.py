@@ -59,6 +59,27 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "envelope_refund_poll_seconds": ("5.5", 5.5),
     "wallet_topup_max_fen": ("500", 500),
     "payment_provider": ("bank", "bank"),
+    # retention, legal hold, unmasking (issue 6)
+    "retention_messages_days": ("365", 365),
+    "retention_screening_days": ("200", 200),
+    "retention_outbox_days": ("181", 181),
+    "retention_login_days": ("400", 400),
+    "retention_audit_content_days": ("500", 500),
+    "retention_regulated_archive": ("true", True),
+    "retention_poll_seconds": ("60", 60.0),
+    "retention_batch": ("50", 50),
+    "unmask_reveal_minutes": ("5", 5),
+    "auditlog_origin": ("example.org/qunguan-log", "example.org/qunguan-log"),
+    "auditlog_sequence_seconds": ("0.5", 0.5),
+    "auditlog_batch_size": ("500", 500),
+    "auditlog_checkpoint_seconds": ("60", 60.0),
+    "auditlog_publish_file": ("/srv/checkpoint.txt", Path("/srv/checkpoint.txt")),
+    "auditlog_self_check_seconds": ("120", 120.0),
+    "election_strict_policy": ("block", "block"),
+    "election_default_policy": ("hold", "hold"),
+    "envelope_strict_max_fen": ("8000", 8000),
+    "votebuying_thresholds_file": ("/srv/votebuying.json", Path("/srv/votebuying.json")),
+    "votebuying_enabled": ("false", False),
 }
 
 
@@ -84,3 +105,30 @@ def test_defaults_are_the_embedded_deployment(monkeypatch: pytest.MonkeyPatch) -
     assert settings.max_group_members == 500
     assert settings.max_forward_targets == 5
     assert settings.recall_window_seconds == 120
+
+
+RETENTION_DAYS = ("retention_messages_days", "retention_screening_days",
+                  "retention_outbox_days", "retention_login_days",
+                  "retention_audit_content_days")
+
+
+@pytest.mark.parametrize("name", RETENTION_DAYS)
+def test_retention_below_six_months_refuses_to_start(name: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"QUNGUAN_{name.upper()}", "179")
+    with pytest.raises(ValueError, match=rf"QUNGUAN_{name.upper()}=179 is below the legal "
+                       r"minimum of 180 days"):
+        Settings()
+    # Audit evidence also outlives the appeal window (at least 180 + 180 days).
+    ok = 360 if name == "retention_audit_content_days" else 180
+    monkeypatch.setenv(f"QUNGUAN_{name.upper()}", str(ok))
+    assert getattr(Settings(), name) == ok
+
+
+def test_audit_evidence_outlives_the_appeal_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUNGUAN_RETENTION_AUDIT_CONTENT_DAYS", "300")
+    with pytest.raises(ValueError, match="shorter than the appeal window plus six months"):
+        Settings()
+    monkeypatch.setenv("QUNGUAN_APPEAL_WINDOW_DAYS", "180")
+    monkeypatch.setenv("QUNGUAN_RETENTION_AUDIT_CONTENT_DAYS", "360")
+    assert Settings().retention_audit_content_days == 360

@@ -9,16 +9,19 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import sessionmaker
 
 from qunguan import __version__
+from qunguan.auditlog import queries as auditlog_queries
 from qunguan.auditlog.routes import router as auditlog_router
+from qunguan.auditlog.worker import AppendWorker, SelfCheckWorker
 from qunguan.config import Settings
 from qunguan.enforcement.intake_routes import router as intake_router
 from qunguan.enforcement.routes import router as enforcement_router
 from qunguan.envelopes.routes import router as envelopes_router
 from qunguan.envelopes.worker import RefundWorker
+from qunguan.governance.routes import router as governance_router
+from qunguan.governance.worker import PurgeWorker
 from qunguan.groups.routes import router as groups_router
 from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
 from qunguan.identity.routes import router as identity_router
@@ -39,6 +42,7 @@ from qunguan.migrations import SchemaError, check_schema
 from qunguan.models import load_all_models
 from qunguan.rumors.routes import router as rumors_router
 from qunguan.screening.routes import router as screening_router
+from qunguan.web import install as install_web
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                              clock=clock or SystemClock(), bus=bus)
     worker = OutboxWorker(uows, settings.outbox_poll_seconds)
     refunds = RefundWorker(uows, settings.envelope_refund_poll_seconds)
+    purges = PurgeWorker(uows, settings.retention_poll_seconds)
+    auditlog_workers = (AppendWorker(uows, settings.auditlog_sequence_seconds),
+                        SelfCheckWorker(uows, settings.auditlog_self_check_seconds))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,12 +80,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if settings.run_workers:
             worker.start()
             refunds.start()
+            purges.start()
+            for w in auditlog_workers:
+                w.start()
         try:
             yield
         finally:
             if settings.run_workers:
                 worker.stop()
                 refunds.stop()
+                purges.stop()
+                for w in auditlog_workers:
+                    w.stop()
             engine.dispose()
 
     app = FastAPI(title="qunguan", version=__version__, lifespan=lifespan,
@@ -99,14 +112,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(screening_router)  # the active policy pack and its rule hits
     app.include_router(rumors_router)  # the debunk bank
     app.include_router(envelopes_router)  # wallets and red envelopes
+    app.include_router(governance_router)  # legal holds, retention, unmasking, case export
 
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, object]:
+        """``status`` is "alert" when the audit log's self-check found tampering."""
+        uow = uows()
+        try:
+            auditlog = auditlog_queries.log_health(uow)
+        finally:
+            uow.close()
+        status = "alert" if auditlog["status"] == "tampered" else "ok"
+        return {"status": status, "version": __version__, "auditlog": auditlog}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    install_web(app)  # the pages: "/" is the member's start page (docs/web.md)
 
     return app
 

@@ -7,9 +7,13 @@ Read from the environment with the prefix ``QUNGUAN_`` (``QUNGUAN_DATABASE_URL``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_RETENTION_DAYS = 180  # six months (CN-GIP Art. 13; CSL Art. 21)
+REGULATED_ARCHIVE_DAYS = 1095  # three years (LR-6)
 
 
 class Settings(BaseSettings):
@@ -192,10 +196,122 @@ class Settings(BaseSettings):
         1_000_000, ge=1, le=2**62, description="The most one wallet top-up may be, in fen "
         "(topup_over_limit).",
     )
+    election_strict_policy: Literal["disclose", "hold", "block"] = Field(
+        "hold", description="PAY-4: the weakest red-envelope policy an election may have in "
+        "party_branch, village_committee and government_office groups (a declared policy "
+        "below it is raised to it), and the policy of an election declared there without one.",
+    )
+    election_default_policy: Literal["disclose", "hold", "block"] = Field(
+        "disclose", description="The red-envelope policy of an election declared without one "
+        "in other groups.",
+    )
+    envelope_strict_max_fen: int = Field(
+        5_000, ge=1, le=2**62, description="PAY-4: the most one red envelope may hold in "
+        "party_branch, village_committee and government_office groups at any time, in fen "
+        "(default 50 yuan; envelope_over_limit).",
+    )
+    votebuying_thresholds_file: Path | None = Field(
+        None, description="A JSON file overriding vote-buying detector thresholds (the names "
+        "of qunguan.envelopes.votebuying.Thresholds); unset uses the defaults.",
+    )
+    votebuying_enabled: bool = Field(
+        True, description="Run the vote-buying detectors on sent and claimed red envelopes "
+        "(from the outbox) and queue their alerts for review.",
+    )
     payment_provider: str = Field(
         "sandbox", min_length=1, max_length=32, description="The payment provider that holds "
         "members' funds (PAY-1); the built-in `sandbox` is test money.",
     )
+    auditlog_origin: str = Field(
+        "qunguan.local/auditlog", min_length=1, max_length=200, pattern=r"^[^\s+]+$",
+        description="Origin line of the audit log's checkpoints and the name of its signing "
+        "key (C2SP tlog-checkpoint); a URL-like name unique to this deployment, without "
+        "spaces or '+'.",
+    )
+    auditlog_sequence_seconds: float = Field(
+        1.0, gt=0, description="How often the embedded audit log worker appends newly "
+        "committed audit records to the Merkle log.",
+    )
+    auditlog_batch_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="Audit records appended to the Merkle log per "
+        "transaction.",
+    )
+    auditlog_checkpoint_seconds: float = Field(
+        300.0, gt=0, description="How often the audit log worker signs a checkpoint when the "
+        "log has grown (one is also signed on demand by `qunguan auditlog checkpoint`).",
+    )
+    auditlog_publish_file: Path | None = Field(
+        None, description="File the latest signed checkpoint is written to after each signing "
+        "(for an auditor to fetch, or a web server to publish); unset: not written.",
+    )
+    auditlog_self_check_seconds: float = Field(
+        3600.0, gt=0, description="How often the audit log worker re-verifies every stored "
+        "record against the Merkle log and the signed checkpoints; a failure raises an alert "
+        "(AUDITLOG_TAMPERING_DETECTED, an error log line, /healthz status).",
+    )
+
+    # --- retention, legal hold, unmasking (issue 6) ---------------------------------------
+    retention_messages_days: int = Field(
+        180, description="Days a message's text is kept before the purge worker removes it "
+        "(LR-1, LR-7); at least 180. Messages under a legal hold or an open case are kept.",
+    )
+    retention_screening_days: int = Field(
+        180, description="Days the evidence of a screening rule hit (its detector signals) is "
+        "kept before it is anonymised; at least 180.",
+    )
+    retention_outbox_days: int = Field(
+        180, description="Days a processed outbox event (whose payload may quote a message) "
+        "is kept before it is deleted; at least 180.",
+    )
+    retention_login_days: int = Field(
+        180, description="Days failed-login records and expired bearer tokens (network logs, "
+        "LR-1) are kept before they are deleted; at least 180.",
+    )
+    retention_audit_content_days: int = Field(
+        400, description="Days the content of an audit record (client address and port, "
+        "fingerprint, request id and its evidence, e.g. a removed message's text) is kept "
+        "before it is replaced by a purge marker; the record itself and its Merkle leaf stay. "
+        "At least 180, and at least QUNGUAN_APPEAL_WINDOW_DAYS + 180 (LR-4).",
+    )
+    retention_regulated_archive: bool = Field(
+        False, description="Regulated archive mode (LR-6): every record kind is kept at least "
+        "3 years (1095 days) whatever its own setting says.",
+    )
+    retention_poll_seconds: float = Field(
+        3600.0, gt=0, description="How often the embedded purge worker looks for content past "
+        "retention (when QUNGUAN_RUN_WORKERS is on).",
+    )
+    retention_batch: int = Field(
+        500, ge=1, le=10_000, description="Rows the purge worker removes or anonymises per "
+        "transaction (one RETENTION_PURGED audit record each).",
+    )
+    unmask_reveal_minutes: int = Field(
+        30, ge=1, le=1440, description="After a second officer approves an unmasking, the "
+        "requester may read the identity once within this many minutes (CR-7, PI-3).",
+    )
+
+    @field_validator("retention_messages_days", "retention_screening_days",
+                     "retention_outbox_days", "retention_login_days",
+                     "retention_audit_content_days")
+    @classmethod
+    def _at_least_six_months(cls, days: int, info: ValidationInfo) -> int:
+        if days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"QUNGUAN_{str(info.field_name).upper()}={days} is below the legal minimum of "
+                f"{MIN_RETENTION_DAYS} days (logs are kept at least six months: CN-GIP Art. 13, "
+                f"LR-1); set {MIN_RETENTION_DAYS} or more")
+        return days
+
+    @model_validator(mode="after")
+    def _evidence_outlives_appeals(self) -> Settings:
+        floor = self.appeal_window_days + MIN_RETENTION_DAYS
+        if self.retention_audit_content_days < floor:
+            raise ValueError(
+                f"QUNGUAN_RETENTION_AUDIT_CONTENT_DAYS={self.retention_audit_content_days} is "
+                f"shorter than the appeal window plus six months ({floor} days with "
+                f"QUNGUAN_APPEAL_WINDOW_DAYS={self.appeal_window_days}): enforcement evidence "
+                "must outlive its appeals (LR-4)")
+        return self
 
     @property
     def resolved_key_dir(self) -> Path:

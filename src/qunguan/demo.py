@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from stdnum.cn import ric
 
+from qunguan.envelopes import actions as envelopes
+from qunguan.envelopes.models import Split
 from qunguan.groups import Category, Role
 from qunguan.groups import actions as groups
 from qunguan.groups.models import JoinPolicy
@@ -128,7 +130,25 @@ def seed_demo(uow: UnitOfWork) -> bool:
     plan = messaging.check_forward(uow, acting=people["manager"], message_id=notice,
                                    group_ids=[work.id])
     messaging.do_forward(uow, plan, acting=people["manager"])
+    _demo_envelopes(uow, people, work.id)
     record_audit(uow, EventType.DEMO_SEEDED, acting=system, subject_type="demo",
                  extra={"accounts": len(CAST), "groups": 3})
     uow.emit(EventType.DEMO_SEEDED, accounts=len(CAST), groups=3)
     return True
+
+
+DEMO_WALLET_FEN = 50_000  # 500 yuan of sandbox (test) money for each verified member
+
+
+def _demo_envelopes(uow: UnitOfWork, people: dict[str, Account], work_id: int) -> None:
+    """Sandbox wallets for the verified cast and a thank-you envelope in the work group, one
+    part already claimed, so `make run` shows red envelopes."""
+    for key, account in people.items():
+        if account.is_verified:
+            envelopes.do_topup(uow, acting=account, amount_fen=DEMO_WALLET_FEN,
+                               idempotency_key=f"demo-wallet-{key}")
+    plan = envelopes.check_send_envelope(uow, acting=people["manager"], group_id=work_id,
+                                         total_fen=3000, parts=3, split=Split.LUCKY,
+                                         idempotency_key="demo-envelope-1")
+    envelope = envelopes.do_send_envelope(uow, plan, acting=people["manager"])
+    envelopes.do_claim_envelope(uow, acting=people["member_chen"], envelope_id=envelope.id)

@@ -18,7 +18,6 @@ import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -37,7 +36,8 @@ from qunguan.screening import ScreeningContext, evaluate, gate
 from qunguan.screening.detectors import FloodDetector, LexiconDetector, PersonalDataDetector
 from qunguan.screening.engine import active_pack
 from qunguan.screening.policy import DEFAULT_PACK_DIR, read_pack_dir
-from tests.bench.http_throughput import NOTES_MARKER, machine
+from tests.bench.http_throughput import machine
+from tests.bench.report import write_section
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "rumors"
@@ -203,19 +203,7 @@ def main() -> None:
               f"personal-data and flood detectors together: **{'met' if p99 < 2 else 'not met'}"
               f"** on CPU time ({p99:.3f} ms; wall clock {percentile(core_row[0], 0.99):.3f} ms "
               "at the load average above).", END]
-    section = "\n".join(lines)
-    out = ROOT / "BENCHMARKS.md"
-    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text.split(START, 1)[0] + section + text.split(END, 1)[1]
-    else:
-        if NOTES_MARKER not in text:
-            text = text.rstrip("\n") + "\n\n" + NOTES_MARKER + "\n"
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    out.write_text(text, encoding="utf-8")
-    print(section)
-    print(f"wrote {out}", file=sys.stderr)
-
+    write_section(START, END, "\n".join(lines))
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import secrets
 import socket
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from qunguan.identity.verification import sign_sandbox_network_token
+from tests.bench.report import NOTES_MARKER, temporary_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = (1, 8, 64)
@@ -39,7 +39,6 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 PG = os.environ.get("QUNGUAN_TEST_DATABASE_URL",
                     "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SANDBOX_SECRET = "bench-sandbox-secret"
-NOTES_MARKER = "<!-- notes below this line are kept by make bench -->"
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))  # uvicorn worker processes
 
 
@@ -64,7 +63,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database_url: str, data_dir: Path,
+                 wait_seconds: float = 10.0) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "QUNGUAN_DATABASE_URL": database_url,
            "QUNGUAN_DATA_DIR": str(data_dir), "QUNGUAN_NETWORK_ID_SANDBOX_SECRET": SANDBOX_SECRET,
@@ -80,7 +80,7 @@ def start_server(database_url: str, data_dir: Path) -> tuple[subprocess.Popen[by
          "--workers", str(WORKERS)],
         env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    for _ in range(int(wait_seconds * 10)):
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return proc, url
@@ -213,18 +213,8 @@ def main() -> None:
         sqlite_dir = Path(tmp) / "sqlite"
         points += run_backend("SQLite", f"sqlite:///{sqlite_dir / 'bench.db'}", sqlite_dir)
         if pg_available():
-            name = f"qunguan_bench_{secrets.token_hex(4)}"
-            u = make_url(PG)
-            admin = {"host": u.host, "port": u.port or 5432, "user": u.username,
-                     "dbname": u.database}
-            with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
-                conn.execute(f'CREATE DATABASE "{name}"')
-            try:
-                points += run_backend("PostgreSQL", u.set(database=name).render_as_string(False),
-                                      Path(tmp) / "pg")
-            finally:
-                with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with temporary_pg_database(PG) as url:
+                points += run_backend("PostgreSQL", url, Path(tmp) / "pg")
         else:
             notes.append(f"PostgreSQL at {PG} was unreachable: not measured.")
             print(notes[-1])

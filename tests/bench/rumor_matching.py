@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.bench import report
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("QUNGUAN_RESEARCH_DATA", ROOT.parent / "shared" / "data"))
 SIZES = (1_000, 10_000, 100_000)
@@ -128,18 +130,9 @@ def write_section(points: list[dict[str, float]]) -> None:
                      f"{p['add_ms']:.2f} | {p['long_ms']:.2f} |")
     lines += ["", "Targets (rumour issue): at least 1,000 messages/s per core and p99 at most "
               "5 ms at 100k entries, under 1 GB RSS.", END]
-    section = "\n".join(lines)
-    out = ROOT / "BENCHMARKS.md"
-    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-    # Our section lives between its own markers, below the HTTP benchmark's notes marker, so
-    # neither that benchmark nor another section's re-run removes it.
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    out.write_text(text, encoding="utf-8")
-    print(f"wrote {out}")
+    # Our section lives between its own markers, so neither the HTTP benchmark nor another
+    # section's re-run removes it.
+    report.write_section(START, END, "\n".join(lines))
 
 
 def main() -> None:

@@ -67,3 +67,43 @@ def test_concurrent_workers_refund_once(api: Api, cast: Cast, app: Any,
     assert balance(app, cast.founder) == 10_000
     assert len(audit_records(app, EventType.ENVELOPE_REFUNDED)) == 3
     assert_ledger_consistent(app)
+
+
+def test_failing_envelopes_do_not_starve_the_rest(api: Api, cast: Cast, app: Any,
+                                                  clock: FixedClock,
+                                                  monkeypatch: Any) -> None:
+    """A page of envelopes whose refund keeps failing must not hold back the envelopes after
+    it: the pass walks every page."""
+    from qunguan.envelopes import actions
+
+    topup(api, cast.founder, 10_000)
+    ids = [send(api, cast.founder, cast.group["id"], 100, 1).json()["id"] for _ in range(5)]
+    _expire(app, clock)
+    real = actions.do_refund_envelope
+    broken = set(ids[:3])
+
+    def flaky(uow: Any, *, acting: Any, envelope_id: int) -> int | None:
+        if envelope_id in broken:
+            raise RuntimeError("provider timeout")
+        return real(uow, acting=acting, envelope_id=envelope_id)
+
+    monkeypatch.setattr(actions, "do_refund_envelope", flaky)
+    assert refund_expired(app.state.uows, limit=2) == 2  # pages of 2: the first is all broken
+    assert balance(app, cast.founder) == 10_000 - 300
+    monkeypatch.setattr(actions, "do_refund_envelope", real)
+    assert refund_expired(app.state.uows, limit=2) == 3
+    assert balance(app, cast.founder) == 10_000
+    assert_ledger_consistent(app)
+
+
+def test_a_restricted_member_cannot_top_up(api: Api, cast: Cast, app: Any) -> None:
+    from tests.conftest import error_code
+    from tests.enforcement.sanction_helpers import impose
+
+    impose(api, cast.officer, cast.member, "restrict", functions=["red_envelopes"],
+           duration_seconds=3600)
+    r = topup(api, cast.member, 1000)
+    assert r.status_code == 403, r.text
+    assert error_code(r) == "restricted"
+    assert balance(app, cast.member) == 0
+    assert audit_records(app, EventType.WALLET_TOPPED_UP) == []

@@ -4,7 +4,6 @@ sender to confirm an alarm, end to end through the API."""
 
 from __future__ import annotations
 
-import time
 import tomllib
 import zlib
 from pathlib import Path
@@ -132,13 +131,14 @@ def test_registered_once_as_a_pre_send_detector() -> None:
 
 
 def test_long_messages_cost_what_short_ones_do() -> None:
-    model = default_model()
-    text = ALARMS[0] * 200  # about 9,000 characters
-    model.score(text)
-    started = time.perf_counter()
-    for _ in range(20):
-        model.score_normalised(alarm.normalise(text), text)
-    assert (time.perf_counter() - started) / 20 < 0.02
+    """The documented length rule, not a stopwatch (timings live in the benchmarks): the
+    n-grams of a long text are those of its head and tail, so its middle costs nothing."""
+    head, tail = ALARMS[0] * 20, ALARMS[1] * 10
+    one = alarm.normalise(head + "今天天气很好，大家注意休息。" * 300 + tail)
+    other = alarm.normalise(head + "明天下午开会讨论工作安排。" * 300 + tail)
+    assert len(one) > 4000
+    assert alarm.hashed_grams(one, 1 << 18) == alarm.hashed_grams(other, 1 << 18)
+    assert 0.0 <= default_model().score(one) <= 1.0
 
 
 def _signals(text: str) -> list[Any]:

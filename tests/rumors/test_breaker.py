@@ -13,9 +13,14 @@ from typer.testing import CliRunner
 
 from qunguan.cli.main import app as cli_app
 from qunguan.config import Settings
+from qunguan.identity.models import Account
 from qunguan.kernel.events import EventType
+from qunguan.messaging import actions as messaging_actions
+from qunguan.messaging.models import Message, MessageStatus
+from qunguan.rumors import clusters
 from qunguan.rumors.breaker import BreakerRule, first_arrivals, trips_at
 from qunguan.rumors.evaluation import replay_cascades, repost_group, stream_jsonl
+from qunguan.rumors.models import ClusterMember
 from tests.conftest import Api, Cast, FixedClock, audit_records, error_code, outbox_events
 from tests.rumors.cluster_helpers import (
     RUMOUR,
@@ -26,7 +31,7 @@ from tests.rumors.cluster_helpers import (
     more_groups,
     send,
 )
-from tests.rumors.debunk_helpers import add, drain, message
+from tests.rumors.debunk_helpers import add, drain, message, uow_of
 
 MARK = "rumors.frequently_forwarded"
 
@@ -126,6 +131,72 @@ def test_slow_spread_does_not_trip_until_the_window_holds_n(
     forward(api, cast.member, sent[-1]["id"], [groups[3]])
     drain(app)
     assert detail(api, cast, cid)["cluster"]["breaker_state"] == "tripped"
+
+
+def test_first_arrivals_count_whatever_order_the_outbox_processes_them(
+        api: Api, cast: Cast, app: Any, clock: FixedClock) -> None:
+    """Group A is reached at t0 and again at t100; B at t30, C at t50. If A's later copy is
+    processed first, A's first arrival is still t0, so t0, t30 and t50 trip the breaker."""
+    a, b, c = [cast.group["id"], *more_groups(api, cast, 2)]
+    a0 = send(api, cast.member, a, RUMOUR)
+    clock.advance(minutes=30)
+    b0 = send(api, cast.member, b, RUMOUR)
+    clock.advance(minutes=20)
+    c0 = send(api, cast.member, c, RUMOUR)
+    clock.advance(minutes=50)
+    a1 = send(api, cast.member, a, RUMOUR)
+    for m in (a1, b0, c0, a0):  # a delayed worker: A's later copy first
+        with uow_of(app) as uow:
+            row = uow.session.get(Message, m["id"])
+            assert row is not None
+            clusters.assign(uow, row)
+            uow.commit()
+    drain(app)  # the events themselves find their rows already assigned
+    cid = cluster_of(app, a0["id"])
+    assert cid is not None
+    stats = detail(api, cast, cid)["cluster"]
+    assert stats["breaker_state"] == "tripped"
+    assert stats["groups_first_hour"] == 3
+    [rec] = audit_records(app, EventType.CLUSTER_BREAKER_TRIPPED)
+    assert rec.subject_id == str(cid)
+
+
+def test_a_released_message_arrives_when_it_is_released(
+        api: Api, cast: Cast, app: Any, clock: FixedClock) -> None:
+    """A copy held for review reaches its group at release: it counts in the window from then,
+    not from when it was written."""
+    a, b, c = [cast.group["id"], *more_groups(api, cast, 2)]
+    a0 = send(api, cast.member, a, RUMOUR)
+    clock.advance(minutes=30)
+    b0 = send(api, cast.member, b, RUMOUR)
+    drain(app)
+    with uow_of(app) as uow:  # a copy in C written at t30 but held
+        row = uow.session.get(Message, b0["id"])
+        assert row is not None
+        held = Message(group_id=c, sender_id=row.sender_id, text=row.text, hop=0,
+                       fingerprint=row.fingerprint, status=MessageStatus.HELD,
+                       created_at=row.created_at)
+        uow.session.add(held)
+        uow.commit()
+        held_id = held.id
+    clock.advance(minutes=60)  # released at t90: A t0, B t30, C t90 are not within an hour
+    with uow_of(app) as uow:
+        officer = uow.session.get(Account, cast.officer.id)
+        assert officer is not None
+        messaging_actions.do_release_message(uow, acting=officer, message_id=held_id,
+                                             reason="checked")
+        uow.commit()
+    drain(app)
+    cid = cluster_of(app, a0["id"])
+    assert cid is not None
+    assert cluster_of(app, held_id) == cid
+    stats = detail(api, cast, cid)["cluster"]
+    assert stats["breaker_state"] == "none"
+    assert stats["groups_first_hour"] == 2
+    with uow_of(app) as uow:
+        member = uow.session.get(ClusterMember, held_id)
+        assert member is not None
+        assert member.created_at == clock.now()
 
 
 def test_a_debunk_with_verdict_true_exempts_the_cluster(

@@ -9,7 +9,17 @@ import pytest
 from qunguan.rumors import Bank, BankEntry, Evidence, Thresholds, fuse
 from qunguan.rumors.lexical import LexicalIndex
 from qunguan.rumors.nearcopy import NearCopyIndex
-from qunguan.rumors.text import HEAD_CHARS, TAIL_CHARS, grams, prepare, shingles
+from qunguan.rumors.text import (
+    CHUNK_CHARS,
+    CHUNK_STRIDE,
+    HEAD_CHARS,
+    MAX_CHUNKS,
+    TAIL_CHARS,
+    grams,
+    prepare,
+    prepare_with_chunks,
+    shingles,
+)
 
 KIDS = BankEntry("kids", "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子",
                  "公安局通报：经核实，县城未发生抢小孩案件，系谣言。")
@@ -101,6 +111,33 @@ def test_long_message_is_cut_and_still_matched(bank: Bank) -> None:
     best, _, _ = top(bank, text)
     assert time.perf_counter() - started < 0.5
     assert best == "kids"
+
+
+FILLER = "今天天气很好，我们去公园散步，看到很多人在跳广场舞。"
+
+
+@pytest.mark.parametrize("offset", [HEAD_CHARS - 10, 700, 1000, 1300])
+def test_claim_quoted_in_the_middle_of_a_long_message_is_found(bank: Bank, offset: int) -> None:
+    # The head-and-tail cut drops the middle; the chunks of the middle still match it.
+    text = (FILLER * 100)[:offset] + WATER.claim + FILLER * 40
+    assert WATER.claim not in prepare(text)
+    best, score, _ = top(bank, text)
+    assert best == "water"
+    assert score >= bank.thresholds.suggest
+
+
+def test_chunks_cover_the_middle_only_of_long_texts() -> None:
+    short = "短消息，没有中间部分"
+    assert prepare_with_chunks(short) == (prepare(short), [])
+    text = "".join(f"第{i}句话说的是另一件事情。" for i in range(400))
+    prepared, chunks = prepare_with_chunks(text)
+    assert prepared == prepare(text)
+    assert len(chunks) == MAX_CHUNKS
+    assert all(len(c) == CHUNK_CHARS for c in chunks)
+    # Consecutive chunks overlap, so a claim shorter than the overlap lies whole in one.
+    overlap = CHUNK_CHARS - CHUNK_STRIDE
+    assert chunks[0][-overlap:] == chunks[1][:overlap]
+    assert chunks[0][:overlap] == prepared[HEAD_CHARS - overlap : HEAD_CHARS]
 
 
 def test_add_matches_immediately_and_retire_stops_matching(bank: Bank) -> None:

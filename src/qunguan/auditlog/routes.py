@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from qunguan.auditlog import queries
-from qunguan.auditlog.schemas import AuditPage, AuditRecordPublic
+from qunguan.auditlog.actions import signing_keys
+from qunguan.auditlog.schemas import (
+    AuditPage,
+    AuditRecordPublic,
+    CheckpointPublic,
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+)
 from qunguan.identity import CurrentAccount
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import MAX_ID
@@ -16,6 +24,7 @@ from qunguan.kernel.web import UowDep
 router = APIRouter(prefix="/api", tags=["audit log"])
 
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+TreeSize = Annotated[int | None, Query(ge=0, le=2**62)]
 
 
 @router.get("/officer/audit-records", response_model=AuditPage)
@@ -33,3 +42,33 @@ def list_audit_records(uow: UowDep, me: CurrentAccount,
         subject_id=r.subject_id, group_id=r.group_id, source_ip=r.source_ip,
         source_port=r.source_port, client_fingerprint=r.client_fingerprint,
         request_id=r.request_id, extra=r.extra) for r in rows], next_before_id=next_before)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@router.get("/officer/auditlog/checkpoint", response_model=CheckpointPublic)
+def latest_checkpoint(uow: UowDep, me: CurrentAccount) -> CheckpointPublic:
+    cp = queries.latest_checkpoint(uow, viewer=me)
+    return CheckpointPublic(id=cp.id, tree_size=cp.tree_size, root_hash=_b64(cp.root_hash),
+                            key_id=cp.key_id, note=cp.note, created_at=cp.created_at,
+                            verifier_keys=[v.text for v in signing_keys(uow.settings).verifiers()])
+
+
+@router.get("/officer/audit-records/{record_id}/proof", response_model=InclusionProofPublic)
+def record_proof(record_id: Annotated[int, Path(ge=1, le=MAX_ID)], uow: UowDep,
+                 me: CurrentAccount, tree_size: TreeSize = None) -> InclusionProofPublic:
+    p, cp = queries.record_proof(uow, viewer=me, record_id=record_id, tree_size=tree_size)
+    return InclusionProofPublic(record_id=p.record_id, leaf_index=p.leaf_index,
+                                tree_size=p.tree_size, leaf=p.leaf.decode(),
+                                leaf_hash=_b64(p.leaf_hash), proof=[_b64(h) for h in p.proof],
+                                checkpoint=cp.note if cp is not None else None)
+
+
+@router.get("/officer/auditlog/consistency", response_model=ConsistencyProofPublic)
+def consistency_proof(uow: UowDep, me: CurrentAccount,
+                      first: Annotated[int, Query(ge=0, le=2**62)],
+                      second: TreeSize = None) -> ConsistencyProofPublic:
+    a, b, proof = queries.consistency_proof(uow, viewer=me, first=first, second=second)
+    return ConsistencyProofPublic(first=a, second=b, proof=[_b64(h) for h in proof])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -13,8 +14,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from qunguan.cli.archives import audit, import_app
+from qunguan.cli.auditlog import auditlog_app
 from qunguan.cli.envelopes import envelopes_app
 from qunguan.cli.eval import eval_app
+from qunguan.cli.governance import case_app, retention_app
 from qunguan.cli.policy import policy_app
 from qunguan.cli.report import report_app
 from qunguan.cli.rumors import rumors_app
@@ -44,6 +48,11 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
 app.add_typer(policy_app, name="policy")
 app.add_typer(envelopes_app, name="envelopes")
+app.add_typer(retention_app, name="retention")
+app.add_typer(case_app, name="case")
+app.add_typer(auditlog_app, name="auditlog")
+app.add_typer(import_app, name="import")
+app.command("audit")(audit)
 console = Console()
 err = Console(stderr=True)
 
@@ -83,11 +92,26 @@ def settings_for(database_url: str | None) -> Settings:
     return settings
 
 
+def _factory(engine: Engine, settings: Settings) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False),
+                             settings=settings, clock=SystemClock(), bus=EventBus())
+
+
 def _uow(settings: Settings) -> UnitOfWork:
+    return _factory(_checked_engine(settings), settings)()
+
+
+def run_until_done(settings: Settings, one_pass: Callable[[UnitOfWorkFactory], int]) -> int:
+    """Run a worker's pass (for cron) until it finds nothing to do; the total it did."""
     engine = _checked_engine(settings)
-    factory = UnitOfWorkFactory(sessionmaker(engine, expire_on_commit=False),
-                                settings=settings, clock=SystemClock(), bus=EventBus())
-    return factory()
+    uows = _factory(engine, settings)
+    total = 0
+    try:
+        while done := one_pass(uows):
+            total += done
+    finally:
+        engine.dispose()
+    return total
 
 
 @app.command()

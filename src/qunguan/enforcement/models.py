@@ -20,6 +20,7 @@ class SubjectType(enum.StrEnum):
     MESSAGE = "message"
     ACCOUNT = "account"
     GROUP = "group"
+    ENVELOPE = "envelope"  # a red envelope held by an election's policy (envelopes/)
 
 
 class ReportReason(enum.StrEnum):

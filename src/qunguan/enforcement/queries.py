@@ -105,3 +105,16 @@ def officer_appeals(uow: UnitOfWork, *, viewer: Account, status: AppealStatus | 
                     limit: int) -> list[dict[str, Any]]:
     rows = appeals.list_appeals(uow, viewer=viewer, status=status, limit=limit)
     return [appeal_view(uow, a) for a in rows]
+
+
+def case_measures(uow: UnitOfWork, *, viewer: Account, item_id: int) -> dict[str, Any]:
+    """What a review item led to, for the officer's case page: the sanctions imposed and the
+    statements of reasons issued for it, each statement with its appeal (if any)."""
+    identity_queries.require_officer(viewer)
+    rows = list(uow.session.scalars(select(Sanction).where(Sanction.review_item_id == item_id)
+                                    .order_by(Sanction.id)))
+    found = list(uow.session.scalars(select(Statement).where(
+        Statement.review_item_id == item_id).order_by(Statement.id)))
+    by_statement = _appeals_by_statement(uow, [s.id for s in found])
+    return {"sanctions": [sanction_view(uow, s) for s in rows],
+            "statements": [_statement_view(s, by_statement.get(s.id)) for s in found]}

@@ -57,6 +57,10 @@ def _subject_group(uow: UnitOfWork, acting: Account, subject_type: SubjectType,
     if subject_type == SubjectType.GROUP:
         group, _ = group_queries.access_membership(uow, viewer=acting, group_id=subject_id)
         return group.id
+    if subject_type != SubjectType.ACCOUNT:  # envelopes are queued by their own rules
+        raise QunguanError("invalid_request", "Report a message, an account or a group "
+                           "(for a red envelope: its sender's account).",
+                           fields=["subject_type"])
     shared = group_queries.member_group_ids(uow, acting.id) & \
         group_queries.member_group_ids(uow, subject_id)
     if subject_id == acting.id or not shared:
@@ -107,6 +111,15 @@ def do_file_report(uow: UnitOfWork, *, acting: Account, subject_type: SubjectTyp
 
 def my_reports(uow: UnitOfWork, viewer: Account, limit: int = 100) -> list[Report]:
     return list(uow.session.scalars(select(Report).where(Report.reporter_id == viewer.id)
+                                    .order_by(Report.id.desc()).limit(max(1, min(limit, 500)))))
+
+
+def group_reports(uow: UnitOfWork, *, viewer: Account, group_id: int,
+                  limit: int = 100) -> list[Report]:
+    """Reports about a group's messages, members or the group itself, for its founder and
+    admins (GA-8). The caller must not show who reported: reporters are protected (CR-3)."""
+    group_queries.require_manager(uow, viewer=viewer, group_id=group_id)
+    return list(uow.session.scalars(select(Report).where(Report.group_id == group_id)
                                     .order_by(Report.id.desc()).limit(max(1, min(limit, 500)))))
 
 

@@ -478,9 +478,15 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
     message = (messaging_queries.message_by_id(uow, item.subject_id)
                if item.subject_type == SubjectType.MESSAGE else None)
     sanction_id: int | None = None
-    if decision == Decision.REMOVE and message is None:
+    # A held red envelope is "removed" by refusing it (envelopes' outbox handler refunds it).
+    envelope = item.subject_type == SubjectType.ENVELOPE
+    if decision == Decision.REMOVE and message is None and not envelope:
         raise QunguanError("decision_not_applicable", "Only a message can be removed.",
                            problem="not_a_message")
+    if decision == Decision.SANCTION and envelope:
+        raise QunguanError("decision_not_applicable", "A held envelope is released (dismiss) "
+                           "or refused (remove); sanction its sender from an account item.",
+                           problem="envelope_sanction")
     if decision == Decision.SANCTION and sanction is None:
         raise QunguanError("decision_not_applicable", "Say which sanction to impose.",
                            problem="sanction_missing")

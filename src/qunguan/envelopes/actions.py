@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from qunguan import screening
-from qunguan.envelopes import ledger
+from qunguan.envelopes import export, ledger
 from qunguan.envelopes.ledger import Move
 from qunguan.envelopes.models import (
     AccountKind,
@@ -26,9 +26,10 @@ from qunguan.envelopes.models import (
     Split,
 )
 from qunguan.envelopes.providers import get_provider
-from qunguan.groups import Group
+from qunguan.groups import ElectionPolicy, Group
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
+from qunguan.identity import AccountKind as IdentityKind
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
@@ -50,8 +51,10 @@ def do_topup(uow: UnitOfWork, *, acting: Account, amount_fen: int,
              idempotency_key: str) -> LedgerAccount:
     """Pay ``amount_fen`` in through the provider and mirror it in the member's wallet.
 
-    PAY-2: the payer is real-name verified. A retry with the same key moves nothing more."""
+    PAY-2: the payer is real-name verified. A retry with the same key moves nothing more. A
+    sanction taking away red envelopes takes top-ups too (anywhere: a wallet has no group)."""
     identity_queries.require_verified(acting)
+    require_allowed(uow, account_id=acting.id, function=Function.RED_ENVELOPES)
     limit = uow.settings.wallet_topup_max_fen
     if amount_fen > limit:
         raise QunguanError("topup_over_limit", f"A top-up may be at most {limit} fen.",
@@ -93,6 +96,15 @@ def _same_request(reference: str | None, prefix: str, key: str) -> None:
 
 
 @dataclass(frozen=True)
+class ElectionRule:
+    """The election policy an envelope falls under (PAY-3), with the reason in words."""
+
+    election_id: int
+    policy: ElectionPolicy
+    reason: str
+
+
+@dataclass(frozen=True)
 class SendPlan:
     group: Group
     total_fen: int
@@ -101,6 +113,7 @@ class SendPlan:
     recipient_id: int | None
     ledger_key: str
     existing: Envelope | None  # a retry: the envelope the first request created
+    election: ElectionRule | None = None
 
 
 def _send_key(acting: Account, idempotency_key: str) -> str:
@@ -129,7 +142,12 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
     settings = uow.settings
     if total_fen > settings.envelope_max_fen:
         raise QunguanError("envelope_over_limit", "The envelope exceeds the limit.",
-                           max_fen=settings.envelope_max_fen)
+                           max_fen=settings.envelope_max_fen, reason="envelope")
+    if group_queries.is_strict_category(group.category) and \
+            total_fen > settings.envelope_strict_max_fen:  # PAY-4
+        raise QunguanError("envelope_over_limit", "The envelope exceeds the limit of this "
+                           "kind of group.", max_fen=settings.envelope_strict_max_fen,
+                           reason="category", category=group.category)
     if parts > settings.envelope_max_parts:
         raise QunguanError("too_many_parts", "More parts than allowed.", reason="maximum",
                            max_parts=settings.envelope_max_parts)
@@ -151,8 +169,40 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
         raise QunguanError("uneven_split", "A fixed split needs a total divisible by the "
                            "parts.", total_fen=total_fen, parts=parts)
     _require_daily_room(uow, acting, total_fen)
+    rule = election_rule(uow, acting.id, group)
+    if rule is not None and rule.policy == ElectionPolicy.BLOCK:
+        election = group_queries.elections_covering(uow, group, at=uow.now())
+        ends = next((e.ends_at for e in election if e.id == rule.election_id), None)
+        raise QunguanError("envelope_election_blocked", rule.reason,
+                           election_id=rule.election_id, policy=str(rule.policy),
+                           ends_at=ends.isoformat() if ends else None)
     _screen(uow, acting, group, total_fen, parts, split, recipient_id)
-    return SendPlan(group, total_fen, parts, split, recipient_id, key, None)
+    return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule)
+
+
+def election_rule(uow: UnitOfWork, sender_id: int, group: Group) -> ElectionRule | None:
+    """The strictest election policy over the group now (PAY-3): each covering election's
+    policy, raised to QUNGUAN_ELECTION_STRICT_POLICY in strict categories (PAY-4), and to
+    ``hold`` at least when the sender is one of its candidates or their associates."""
+    elections = group_queries.elections_covering(uow, group, at=uow.now())
+    if not elections:
+        return None
+    people = group_queries.election_people(uow, [e.id for e in elections])
+    standing = {(p.election_id, p.account_id): p.role for p in people}
+    best: ElectionRule | None = None
+    for election in elections:
+        policy = group_queries.effective_policy(election, group,
+                                                uow.settings.election_strict_policy)
+        reason = (f"The election {election.name!r} (until {election.ends_at.isoformat()}) "
+                  f"applies the policy {policy} to red envelopes in this group.")
+        role = standing.get((election.id, sender_id))
+        if role is not None and policy.strength < ElectionPolicy.HOLD.strength:
+            policy = ElectionPolicy.HOLD
+            reason = (f"You are a {role} in the election {election.name!r}: your red "
+                      "envelopes in its groups wait for a reviewer.")
+        if best is None or policy.strength > best.policy.strength:
+            best = ElectionRule(election.id, policy, reason)
+    return best
 
 
 def _same_envelope(envelope: Envelope | None, group_id: int, total_fen: int, parts: int,
@@ -210,13 +260,18 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
     now = uow.now()
     try:
         with uow.savepoint():
+            rule = plan.election
+            held = rule is not None and rule.policy == ElectionPolicy.HOLD
             envelope = Envelope(
                 group_id=plan.group.id, sender_id=acting.id, recipient_id=plan.recipient_id,
                 split=str(plan.split), total_fen=plan.total_fen, parts=plan.parts,
                 remaining_parts=plan.parts, remaining_fen=plan.total_fen,
-                status=str(EnvelopeStatus.OPEN), provider=provider.name, created_at=now,
+                status=str(EnvelopeStatus.HELD if held else EnvelopeStatus.OPEN),
+                provider=provider.name, created_at=now,
                 expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
-                refunded_fen=0)
+                refunded_fen=0, election_id=rule.election_id if rule else None,
+                election_policy=str(rule.policy) if rule else None,
+                hold_reason=rule.reason[:500] if held and rule else None)
             uow.session.add(envelope)
             uow.session.flush()
             escrow = ledger.get_or_create_account(uow, ledger.escrow_key(envelope.id),
@@ -234,11 +289,22 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                               plan.recipient_id)
     extra: dict[str, Any] = {"total_fen": plan.total_fen, "parts": plan.parts,
                              "split": str(plan.split), "recipient_id": plan.recipient_id,
-                             "provider": provider.name}
+                             "provider": provider.name, "election_id": envelope.election_id,
+                             "election_policy": envelope.election_policy}
     record_audit(uow, EventType.ENVELOPE_SENT, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=plan.group.id, extra=extra)
-    uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
-             sender_id=acting.id, **extra)
+    if envelope.status == EnvelopeStatus.HELD:
+        # Members do not see it until a reviewer releases it; the sender is told why.
+        record_audit(uow, EventType.ENVELOPE_HELD, acting=acting, subject_type="envelope",
+                     subject_id=envelope.id, group_id=plan.group.id,
+                     extra={"election_id": envelope.election_id, "reason": envelope.hold_reason})
+        uow.emit(EventType.ENVELOPE_HELD, account_ids=(acting.id,), envelope_id=envelope.id,
+                 target_group_id=plan.group.id, sender_id=acting.id,
+                 election_id=envelope.election_id, reason=envelope.hold_reason,
+                 total_fen=plan.total_fen, parts=plan.parts)
+    else:
+        uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
+                 sender_id=acting.id, **extra)
     return envelope
 
 
@@ -294,7 +360,11 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
             return mine
         raise QunguanError("already_claimed", "You have already claimed this envelope.",
                            amount_fen=mine.amount_fen)
-    if envelope.status == EnvelopeStatus.REFUNDED or uow.now() >= envelope.expires_at:
+    if envelope.status == EnvelopeStatus.HELD:
+        raise QunguanError("envelope_held", "The envelope is held for review under an "
+                           "election policy.", reason=envelope.hold_reason)
+    if envelope.status in (EnvelopeStatus.REFUNDED, EnvelopeStatus.REFUSED) or \
+            uow.now() >= envelope.expires_at:
         raise QunguanError("envelope_expired", "The envelope has expired.",
                            expired_at=envelope.expires_at.isoformat())
     if envelope.remaining_parts == 0:
@@ -337,10 +407,33 @@ def refund_key(envelope_id: int) -> str:
     return f"envelope-refund:{envelope_id}"
 
 
-def due_for_refund(uow: UnitOfWork, limit: int = 100) -> list[int]:
+def due_for_refund(uow: UnitOfWork, limit: int = 100, after_id: int = 0) -> list[int]:
+    """Expired open envelopes, a page of ``limit`` in id order after ``after_id``: a worker
+    walks every page, so envelopes that keep failing cannot hold the others back."""
     return list(uow.session.scalars(select(Envelope.id).where(
-        Envelope.status == str(EnvelopeStatus.OPEN), Envelope.expires_at <= uow.now())
-        .order_by(Envelope.id).limit(limit)))
+        Envelope.status == str(EnvelopeStatus.OPEN), Envelope.expires_at <= uow.now(),
+        Envelope.id > after_id).order_by(Envelope.id).limit(limit)))
+
+
+def _give_back(uow: UnitOfWork, envelope: Envelope, acting: Account,
+               status: EnvelopeStatus) -> bool:
+    """The envelope's remainder back to its sender's wallet under the envelope's one refund
+    key, and the envelope closed with ``status``; False if that key was already posted."""
+    amount = envelope.remaining_fen
+    if amount > 0:
+        escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
+        assert escrow is not None
+        _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, envelope.sender_id),
+                                            amount)],
+                                 idempotency_key=refund_key(envelope.id), kind="envelope_refund",
+                                 acting_id=acting.id, reference=f"envelope:{envelope.id}")
+        if not created:
+            return False
+    envelope.status = str(status)
+    envelope.refunded_at = uow.now()
+    envelope.refunded_fen = amount
+    envelope.remaining_fen = 0
+    return True
 
 
 def do_refund_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int) -> int | None:
@@ -355,22 +448,84 @@ def do_refund_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int) ->
             or envelope.expires_at > uow.now()):
         return None
     amount = envelope.remaining_fen
-    if amount > 0:
-        escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
-        assert escrow is not None
-        _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, envelope.sender_id),
-                                            amount)],
-                                 idempotency_key=refund_key(envelope.id), kind="envelope_refund",
-                                 acting_id=acting.id, reference=f"envelope:{envelope.id}")
-        if not created:
-            return None
-    envelope.status = str(EnvelopeStatus.REFUNDED)
-    envelope.refunded_at = uow.now()
-    envelope.refunded_fen = amount
-    envelope.remaining_fen = 0
+    if not _give_back(uow, envelope, acting, EnvelopeStatus.REFUNDED):
+        return None
     record_audit(uow, EventType.ENVELOPE_REFUNDED, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=envelope.group_id,
                  extra={"amount_fen": amount, "sender_id": envelope.sender_id})
     uow.emit(EventType.ENVELOPE_REFUNDED, group_id=envelope.group_id, envelope_id=envelope.id,
              account_ids=(envelope.sender_id,), amount_fen=amount)
     return amount
+
+
+# --- held envelopes: a reviewer's decision (PAY-3) --------------------------------------------
+
+
+def _locked_held(uow: UnitOfWork, envelope_id: int) -> Envelope:
+    envelope = _locked_envelope(uow, envelope_id)
+    if envelope is None:
+        raise QunguanError("not_found", "No such envelope.")
+    if envelope.status != EnvelopeStatus.HELD:
+        raise QunguanError("envelope_not_held", "The envelope is not held.",
+                           status=envelope.status)
+    return envelope
+
+
+def do_release_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
+                        reason: str) -> Envelope:
+    """A reviewer released a held envelope: it opens for claims, with a fresh expiry."""
+    identity_queries.require_officer(acting)
+    envelope = _locked_held(uow, envelope_id)
+    envelope.status = str(EnvelopeStatus.OPEN)
+    envelope.expires_at = uow.now() + timedelta(seconds=uow.settings.envelope_expiry_seconds)
+    record_audit(uow, EventType.ENVELOPE_RELEASED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"reason": reason, "election_id": envelope.election_id})
+    uow.emit(EventType.ENVELOPE_RELEASED, group_id=envelope.group_id, envelope_id=envelope.id,
+             sender_id=envelope.sender_id, total_fen=envelope.total_fen, parts=envelope.parts,
+             split=envelope.split, recipient_id=envelope.recipient_id)
+    return envelope
+
+
+def do_refuse_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
+                       reason: str) -> Envelope:
+    """A reviewer refused a held envelope: its whole total goes back to the sender, exactly
+    once (the ledger key is the envelope's refund key: a held envelope never expires)."""
+    identity_queries.require_officer(acting)
+    envelope = _locked_held(uow, envelope_id)
+    amount = envelope.remaining_fen
+    assert amount == envelope.total_fen  # nothing is claimed from a held envelope
+    given = _give_back(uow, envelope, acting, EnvelopeStatus.REFUSED)
+    assert given, f"refusal of envelope {envelope.id} posted twice"
+    record_audit(uow, EventType.ENVELOPE_REFUSED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"reason": reason, "amount_fen": amount,
+                        "election_id": envelope.election_id})
+    uow.emit(EventType.ENVELOPE_REFUSED, account_ids=(envelope.sender_id,),
+             envelope_id=envelope.id, amount_fen=amount, reason=reason)
+    return envelope
+
+
+# --- the PAY-5 export -------------------------------------------------------------------------
+
+
+def do_export_envelopes(uow: UnitOfWork, *, acting: Account, filters: export.ExportFilters,
+                        fmt: str, request_reference: str) -> str:
+    """The red-envelope trail in ``fmt`` (json or csv) for a discipline inspection request;
+    officers only (the CLI acts as the system account), and the export itself is audited."""
+    if not acting.is_officer and acting.kind != IdentityKind.SYSTEM:
+        raise QunguanError("forbidden", "Only officers may export the red-envelope trail.")
+    reference = request_reference.strip()
+    if not reference:
+        raise QunguanError("invalid_request", "Name the request this export answers.",
+                           fields=["request_reference"])
+    rows = export.collect(uow, filters)
+    content = (export.to_json(rows, filters, reference, uow.now()) if fmt == "json"
+               else export.to_csv(rows))
+    record_audit(uow, EventType.ENVELOPES_EXPORTED, acting=acting, subject_type="envelopes",
+                 subject_id=None, group_id=filters.group_id,
+                 extra={"format": fmt, "filters": filters.as_dict(), "rows": len(rows),
+                        "request_reference": reference[:200]})
+    uow.emit(EventType.ENVELOPES_EXPORTED, format=fmt, rows=len(rows),
+             request_reference=reference[:200])
+    return content

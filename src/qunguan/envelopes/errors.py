@@ -23,3 +23,10 @@ define_error("idempotency_key_reused", 409, "This Idempotency-Key was used for a
              "request.")
 define_error("topup_over_limit", 422, "A top-up may be at most details.max_fen.")
 define_error("unknown_payment_provider", 404, "No payment provider has that name.")
+define_error("envelope_election_blocked", 409, "An election period covering the group blocks "
+             "red envelopes until details.ends_at (details.election_id, details.policy).")
+define_error("envelope_held", 409, "The envelope is held for review under an election policy; "
+             "it can be claimed once a reviewer releases it.")
+define_error("envelope_not_held", 409, "The envelope is not held for review.")
+define_error("export_too_large", 422, "The export would hold more than details.max_rows "
+             "envelopes; narrow the filters.")

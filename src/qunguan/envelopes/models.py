@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -33,9 +35,11 @@ class Split(enum.StrEnum):
 
 
 class EnvelopeStatus(enum.StrEnum):
+    HELD = "held"  # funded, waiting for a reviewer under an election's hold policy (PAY-3)
     OPEN = "open"
     CLAIMED = "claimed"  # every part taken
     REFUNDED = "refunded"  # expired; the remainder went back to the sender
+    REFUSED = "refused"  # held, then refused by a reviewer; the total went back
 
 
 class LedgerAccount(Base):
@@ -101,6 +105,12 @@ class Envelope(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The election whose policy applied when it was sent (disclose or hold), and why it was
+    # held; the election committee reads these in the PAY-5 export.
+    election_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("election_periods.id"),
+                                                    index=True)
+    election_policy: Mapped[str | None] = mapped_column(String(16))
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class EnvelopeClaim(Base):
@@ -127,3 +137,22 @@ class SandboxPayment(Base):
     status: Mapped[str] = mapped_column(String(16))  # created, captured, refunded
     reference: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnvelopeAlert(Base):
+    """A vote-buying detector's finding (PAY-6), with the evidence a reviewer needs. One per
+    pattern, sender, group and election (``dedup_key``), however often it fires again."""
+
+    __tablename__ = "envelope_alerts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    pattern: Mapped[str] = mapped_column(String(32), index=True)
+    sender_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id"), index=True)
+    group_id: Mapped[int] = mapped_column(IdType, ForeignKey("groups.id"), index=True)
+    election_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("election_periods.id"))
+    envelope_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    explanation: Mapped[str] = mapped_column(String(2000))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_envelope_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from qunguan.envelopes import ledger
 from qunguan.envelopes.models import Envelope, EnvelopeClaim, LedgerTransaction
@@ -25,6 +26,14 @@ def access_envelope(uow: UnitOfWork, *, viewer: Account, envelope_id: int) -> En
         raise QunguanError("not_found", "No such envelope.")
     group_queries.access_membership(uow, viewer=viewer, group_id=envelope.group_id)
     return envelope
+
+
+def group_envelopes(uow: UnitOfWork, *, viewer: Account, group_id: int,
+                    limit: int = 20) -> list[Envelope]:
+    """The group's newest envelopes, for its members (not_found otherwise)."""
+    group_queries.access_membership(uow, viewer=viewer, group_id=group_id)
+    return list(uow.session.scalars(select(Envelope).where(Envelope.group_id == group_id)
+                                    .order_by(Envelope.id.desc()).limit(max(1, min(limit, 100)))))
 
 
 def claims(uow: UnitOfWork, envelope_id: int) -> list[EnvelopeClaim]:
@@ -50,6 +59,7 @@ def render(uow: UnitOfWork, envelope: Envelope) -> dict[str, Any]:
         "status": envelope.status, "created_at": envelope.created_at,
         "expires_at": envelope.expires_at, "refunded_fen": envelope.refunded_fen,
         "provider": envelope.provider, "sandbox": _is_sandbox(envelope.provider),
+        "election_id": envelope.election_id, "hold_reason": envelope.hold_reason,
         "claims": [{"account_id": c.account_id, "display_name": names[c.account_id].display_name,
                     "amount_fen": c.amount_fen, "claimed_at": c.claimed_at} for c in taken],
     }
@@ -96,3 +106,16 @@ def reconcile(uow: UnitOfWork, provider_name: str) -> list[Discrepancy]:
             out.append(Discrepancy(external_id, theirs.get(external_id, 0),
                                    ours.get(external_id, 0)))
     return out
+
+
+def volume_per_day(uow: UnitOfWork, *, viewer: Account, since: datetime
+                   ) -> list[tuple[str, int, int, int]]:
+    """Red-envelope volume per UTC day and group since ``since``, for the officer dashboard:
+    ``(YYYY-MM-DD, group id, envelopes, total fen)``, oldest day first."""
+    identity_queries.require_officer(viewer)
+    day = func.date(Envelope.created_at)
+    rows = uow.session.execute(
+        select(day, Envelope.group_id, func.count(), func.sum(Envelope.total_fen))
+        .where(Envelope.created_at >= since)
+        .group_by(day, Envelope.group_id).order_by(day, Envelope.group_id))
+    return [(str(d), int(g), int(n), int(total or 0)) for d, g, n, total in rows]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 
 from qunguan.envelopes import actions, queries
+from qunguan.envelopes.export import ExportFilters
 from qunguan.envelopes.schemas import (
     ClaimPublic,
     EnvelopeCreate,
     EnvelopePublic,
+    ExportIn,
     TopupIn,
     WalletPublic,
 )
@@ -63,3 +65,15 @@ def claim_envelope(envelope_id: IdPath, uow: UowDep, me: CurrentAccount,
     claim = actions.do_claim_envelope(uow, acting=me, envelope_id=envelope_id,
                                       idempotency_key=idempotency_key)
     return ClaimPublic.model_validate(queries.render_claim(claim))
+
+
+@router.post("/officer/envelopes/export", response_class=Response,
+             responses={200: {"content": {"application/json": {}, "text/csv": {}}}})
+def export_envelopes(body: ExportIn, uow: UowDep, me: CurrentAccount) -> Response:
+    """PAY-5: the red-envelope trail as JSON or CSV, for a discipline inspection request."""
+    content = actions.do_export_envelopes(
+        uow, acting=me, fmt=body.format, request_reference=body.request_reference,
+        filters=ExportFilters(since=body.since, until=body.until, group_id=body.group_id,
+                              sender_id=body.sender_id, election_id=body.election_id))
+    media = "text/csv; charset=utf-8" if body.format == "csv" else "application/json"
+    return Response(content, media_type=media)

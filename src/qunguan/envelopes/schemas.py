@@ -4,9 +4,9 @@ floats, no strings); the API never takes a fractional amount."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from qunguan.envelopes.models import Split
 
@@ -69,3 +69,28 @@ class EnvelopePublic(BaseModel):
     provider: str
     sandbox: bool
     claims: list[ClaimLine]
+    election_id: int | None = None
+    hold_reason: str | None = None
+
+
+def _iso_text(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("an ISO 8601 date and time with a time zone")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]  # never a number of seconds
+
+
+class ExportIn(BaseModel):
+    """A discipline inspection or police request (PAY-5): which envelopes, in which format."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["json", "csv"] = "json"
+    request_reference: str = Field(min_length=1, max_length=200,
+                                   description="The request this export answers (its number)")
+    since: Moment | None = None
+    until: Moment | None = None
+    group_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+    sender_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+    election_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None

@@ -20,27 +20,38 @@ log = logging.getLogger(__name__)
 
 
 def refund_expired(uows: UnitOfWorkFactory, limit: int = 100) -> int:
-    """One pass; returns how many envelopes this pass refunded."""
-    uow = uows()
-    try:
-        due = actions.due_for_refund(uow, limit)
-        uow.rollback()
-    finally:
-        uow.close()
+    """One pass over every expired envelope, a page of ``limit`` at a time; returns how many
+    it refunded. An envelope whose refund fails is logged and left for the next pass, and the
+    pass goes on past it: a batch that keeps failing never starves the rest."""
     done = 0
-    for envelope_id in due:
+    after = 0
+    while True:
         uow = uows()
         try:
-            system = identity_queries.system_account(uow)
-            if actions.do_refund_envelope(uow, acting=system, envelope_id=envelope_id) is not None:
-                done += 1
-            uow.commit()
-        except Exception:
+            due = actions.due_for_refund(uow, limit, after_id=after)
             uow.rollback()
-            log.exception("refund of envelope %s failed; the next pass retries", envelope_id)
         finally:
             uow.close()
-    return done
+        if not due:
+            return done
+        for envelope_id in due:
+            done += _refund_one(uows, envelope_id)
+        after = due[-1]
+
+
+def _refund_one(uows: UnitOfWorkFactory, envelope_id: int) -> int:
+    uow = uows()
+    try:
+        system = identity_queries.system_account(uow)
+        refunded = actions.do_refund_envelope(uow, acting=system, envelope_id=envelope_id)
+        uow.commit()
+        return int(refunded is not None)
+    except Exception:
+        uow.rollback()
+        log.exception("refund of envelope %s failed; the next pass retries", envelope_id)
+        return 0
+    finally:
+        uow.close()
 
 
 class RefundWorker(PollingWorker):

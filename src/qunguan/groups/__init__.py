@@ -1,5 +1,14 @@
 """Groups: membership and roles, caps, categories and tiers, the admin toolset."""
 
-from qunguan.groups.models import Category, Group, Membership, Role
+from qunguan.groups.models import (
+    Category,
+    ElectionPeriod,
+    ElectionPolicy,
+    ElectionScope,
+    Group,
+    Membership,
+    Role,
+)
 
-__all__ = ["Category", "Group", "Membership", "Role"]
+__all__ = ["Category", "ElectionPeriod", "ElectionPolicy", "ElectionScope", "Group",
+           "Membership", "Role"]

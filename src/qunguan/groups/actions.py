@@ -9,7 +9,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from qunguan.groups.models import (
+    CandidateRole,
     Category,
+    ElectionCandidate,
+    ElectionPeriod,
+    ElectionPolicy,
+    ElectionScope,
     Group,
     Invitation,
     JoinPolicy,
@@ -19,6 +24,7 @@ from qunguan.groups.models import (
     Role,
 )
 from qunguan.groups.queries import (
+    access_election,
     access_membership,
     group_by_code,
     manager_ids,
@@ -27,7 +33,7 @@ from qunguan.groups.queries import (
 )
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
-from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.errors import QunguanError, define_error
 from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import new_code
 from qunguan.kernel.restrictions import Function, require_allowed
@@ -348,6 +354,22 @@ def do_pin_rules(uow: UnitOfWork, *, acting: Account, group_id: int, text: str) 
     return group
 
 
+def do_acknowledge_rules(uow: UnitOfWork, *, acting: Account, group_id: int,
+                         rules_version: int | None) -> Membership:
+    """GA-9 for members already in: acknowledge the rules pinned since they joined, by the
+    version they were shown (a newer pin in between answers rules_not_acknowledged)."""
+    group, member = access_membership(uow, viewer=acting, group_id=group_id)
+    version = _check_rules_ack(group, rules_version)
+    if member.rules_version_ack == version:
+        return member
+    member.rules_version_ack = version
+    member.rules_ack_at = uow.now()
+    _audit(uow, EventType.RULES_ACKNOWLEDGED, acting, group, acting.id, rules_version=version)
+    uow.emit(EventType.RULES_ACKNOWLEDGED, account_ids=(acting.id,), group_id=None,
+             target_group_id=group.id, rules_version=version)
+    return member
+
+
 def do_set_role(uow: UnitOfWork, *, acting: Account, group_id: int, account_id: int,
                 role: Role) -> Membership:
     if role == Role.FOUNDER:
@@ -378,4 +400,142 @@ def do_transfer_founder(uow: UnitOfWork, *, acting: Account, group_id: int,
     _audit(uow, EventType.FOUNDER_TRANSFERRED, acting, group, heir.id, previous=acting.id)
     uow.emit(EventType.FOUNDER_TRANSFERRED, group_id=group.id, account_ids=(heir.id,),
              founder_id=heir.id, previous_founder_id=acting.id)
+    return group
+
+
+# --- election periods (PAY-3, PAY-4) ----------------------------------------------------------
+
+define_error("election_invalid", 422, "The election declaration does not hold together; "
+             "details.problem names the part (dates, vote_at, scope_target, associate_of, ...).")
+
+MAX_ELECTION_DAYS = 366
+MAX_CANDIDATES = 500
+
+
+def _election_error(message: str, problem: str, **details: Any) -> QunguanError:
+    return QunguanError("election_invalid", message, problem=problem, **details)
+
+
+def _election_target(uow: UnitOfWork, scope: ElectionScope, group_id: int | None,
+                     category: Category | None, org_unit: str | None) -> dict[str, Any]:
+    """Exactly the field the scope needs, checked; the others empty."""
+    given = {"group_id": group_id, "category": category, "org_unit": org_unit}
+    needed = {ElectionScope.GROUP: "group_id", ElectionScope.CATEGORY: "category",
+              ElectionScope.ORG_UNIT: "org_unit"}[scope]
+    extra = [k for k, v in given.items() if v is not None and k != needed]
+    if given[needed] is None or extra:
+        raise _election_error(f"An election of scope {scope} names {needed} and nothing else.",
+                              "scope_target", needed=needed, unexpected=extra)
+    if scope == ElectionScope.GROUP and uow.session.get(Group, group_id) is None:
+        raise QunguanError("not_found", "No such group.")
+    if scope == ElectionScope.ORG_UNIT:
+        unit = require_storable(org_unit or "", "org_unit").strip()
+        if not 1 <= len(unit) <= 64:
+            raise _election_error("An organisational unit has 1 to 64 characters.",
+                                  "org_unit")
+        given["org_unit"] = unit
+    return {needed: given[needed] if needed != "category" else str(category)}
+
+
+def do_declare_election(uow: UnitOfWork, *, acting: Account, name: str, scope: ElectionScope,
+                        starts_at: datetime, ends_at: datetime, vote_at: datetime | None = None,
+                        policy: ElectionPolicy | None = None, group_id: int | None = None,
+                        category: Category | None = None, org_unit: str | None = None,
+                        candidate_ids: list[int] | None = None,
+                        associates: dict[int, int] | None = None) -> ElectionPeriod:
+    """An officer declares an election (PAY-3): from ``starts_at`` to ``ends_at`` red
+    envelopes in the covered groups fall under ``policy`` (default
+    QUNGUAN_ELECTION_DEFAULT_POLICY; strict categories never below
+    QUNGUAN_ELECTION_STRICT_POLICY, PAY-4). ``associates`` maps an associate's account to
+    the candidate they act for."""
+    identity_queries.require_officer(acting)
+    name = require_storable(name, "name").strip()
+    if not 1 <= len(name) <= 200:
+        raise _election_error("An election name has 1 to 200 characters.", "name")
+    vote_at = vote_at or ends_at
+    if not starts_at < ends_at:
+        raise _election_error("An election ends after it starts.", "dates")
+    if not starts_at <= vote_at <= ends_at:
+        raise _election_error("The vote falls within the election period.", "vote_at")
+    if ends_at - starts_at > timedelta(days=MAX_ELECTION_DAYS):
+        raise _election_error(f"An election period lasts at most {MAX_ELECTION_DAYS} days.",
+                              "too_long", max_days=MAX_ELECTION_DAYS)
+    target = _election_target(uow, scope, group_id, category, org_unit)
+    candidate_ids = list(dict.fromkeys(candidate_ids or []))
+    associates = dict(associates or {})
+    for associate, candidate in associates.items():
+        if candidate not in candidate_ids:
+            raise _election_error("An associate acts for one of the election's candidates.",
+                                  "associate_of", account_id=associate)
+        if associate in candidate_ids:
+            raise _election_error("A candidate is not also an associate.", "associate_of",
+                                  account_id=associate)
+    people = candidate_ids + list(associates)
+    if len(people) > MAX_CANDIDATES:
+        raise _election_error(f"At most {MAX_CANDIDATES} candidates and associates.",
+                              "too_many_candidates", max=MAX_CANDIDATES)
+    known = identity_queries.accounts_by_ids(uow, people)
+    missing = [a for a in people if a not in known]
+    if missing:
+        raise _election_error("Every candidate and associate is an account.",
+                              "unknown_account", account_ids=missing)
+    chosen = policy or ElectionPolicy(uow.settings.election_default_policy)
+    election = ElectionPeriod(name=name, scope=str(scope), policy=str(chosen),
+                              starts_at=starts_at, ends_at=ends_at, vote_at=vote_at,
+                              declared_by=acting.id, created_at=uow.now(), **target)
+    uow.session.add(election)
+    uow.session.flush()
+    for account_id in candidate_ids:
+        uow.session.add(ElectionCandidate(election_id=election.id, account_id=account_id,
+                                          role=CandidateRole.CANDIDATE))
+    for account_id, candidate_id in associates.items():
+        uow.session.add(ElectionCandidate(election_id=election.id, account_id=account_id,
+                                          role=CandidateRole.ASSOCIATE,
+                                          candidate_id=candidate_id))
+    uow.session.flush()
+    extra: dict[str, Any] = {
+        "name": name, "scope": str(scope), **{k: str(v) for k, v in target.items()},
+        "policy": str(chosen), "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(), "vote_at": vote_at.isoformat(),
+        "candidate_ids": candidate_ids,
+        "associates": {str(k): v for k, v in associates.items()}}
+    record_audit(uow, EventType.ELECTION_DECLARED, acting=acting, subject_type="election",
+                 subject_id=election.id, group_id=group_id, extra=extra)
+    # Not delivered to members (no group_id, no accounts): officers read it in the audit log.
+    payload = {("target_group_id" if k == "group_id" else k): v for k, v in extra.items()}
+    uow.emit(EventType.ELECTION_DECLARED, election_id=election.id, **payload)
+    return election
+
+
+def do_cancel_election(uow: UnitOfWork, *, acting: Account, election_id: int,
+                       reason: str) -> ElectionPeriod:
+    election = access_election(uow, viewer=acting, election_id=election_id)
+    reason = require_storable(reason, "reason").strip()
+    if not reason:
+        raise _election_error("Give a reason for cancelling the election.", "reason")
+    if election.cancelled_at is not None:
+        raise _election_error("The election was already cancelled.", "already_cancelled")
+    election.cancelled_at = uow.now()
+    election.cancel_reason = reason[:500]
+    record_audit(uow, EventType.ELECTION_CANCELLED, acting=acting, subject_type="election",
+                 subject_id=election.id, group_id=election.group_id,
+                 extra={"reason": election.cancel_reason})
+    uow.emit(EventType.ELECTION_CANCELLED, election_id=election.id)
+    return election
+
+
+def do_set_org_unit(uow: UnitOfWork, *, acting: Account, group_id: int,
+                    org_unit: str | None) -> Group:
+    """An officer places a group in an organisational unit (or takes it out: None)."""
+    identity_queries.require_officer(acting)
+    group = uow.session.get(Group, group_id)
+    if group is None:
+        raise QunguanError("not_found", "No such group.")
+    unit = require_storable(org_unit, "org_unit").strip() if org_unit is not None else None
+    if unit is not None and not 1 <= len(unit) <= 64:
+        raise QunguanError("invalid_request", "An organisational unit has 1 to 64 characters.",
+                           fields=["org_unit"])
+    old, group.org_unit = group.org_unit, unit or None
+    _audit(uow, EventType.GROUP_ORG_UNIT_SET, acting, group, old=old, new=group.org_unit)
+    uow.emit(EventType.GROUP_ORG_UNIT_SET, target_group_id=group.id, org_unit=group.org_unit)
     return group

@@ -57,6 +57,9 @@ class Group(Base):
     rules_text: Mapped[str] = mapped_column(Text, default="")
     rules_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The organisational unit the group belongs to (a township, a bureau): elections may be
+    # declared for every group of a unit (PAY-3).
+    org_unit: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Membership(Base):
@@ -110,3 +113,64 @@ class Invitation(Base):
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- election periods (PAY-3, PAY-4) ----------------------------------------------------------
+
+
+class ElectionScope(enum.StrEnum):
+    GROUP = "group"  # one group
+    CATEGORY = "category"  # every group of a category (e.g. all village committees)
+    ORG_UNIT = "org_unit"  # every group of an organisational unit
+
+
+class ElectionPolicy(enum.StrEnum):
+    """What happens to red envelopes in a group under an election, weakest first."""
+
+    DISCLOSE = "disclose"  # allowed, recorded for the election committee
+    HOLD = "hold"  # held until a reviewer releases or refuses them
+    BLOCK = "block"  # refused at send time
+
+    @property
+    def strength(self) -> int:
+        return {"disclose": 1, "hold": 2, "block": 3}[self.value]
+
+
+class CandidateRole(enum.StrEnum):
+    CANDIDATE = "candidate"
+    ASSOCIATE = "associate"  # a relative or agent of a candidate, as the committee declares
+
+
+class ElectionPeriod(Base):
+    """An election declared by an officer: red envelopes in the covered groups fall under its
+    policy from ``starts_at`` to ``ends_at`` (the vote is ``vote_at``, inside the period)."""
+
+    __tablename__ = "election_periods"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    org_unit: Mapped[str | None] = mapped_column(String(64))
+    policy: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    vote_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    declared_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ElectionCandidate(Base):
+    __tablename__ = "election_candidates"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("election_periods.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default=CandidateRole.CANDIDATE)
+    # For an associate: the candidate they are associated with.
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    __table_args__ = (UniqueConstraint("election_id", "account_id"),)

@@ -7,10 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from qunguan.groups import actions, queries
-from qunguan.groups.models import Group, Membership, Role
+from qunguan.groups.models import ElectionPeriod, Group, Membership, Role
 from qunguan.groups.schemas import (
     AcceptIn,
     DecisionIn,
+    ElectionCancelIn,
+    ElectionCreate,
+    ElectionPublic,
     GroupCreate,
     GroupPublic,
     InvitationPublic,
@@ -20,6 +23,7 @@ from qunguan.groups.schemas import (
     MemberPublic,
     MuteIn,
     MyGroup,
+    OrgUnitIn,
     RemoveIn,
     RoleIn,
     RulesIn,
@@ -165,3 +169,43 @@ def transfer_founder(group_id: IdPath, body: TransferIn, uow: UowDep,
 @router.get("/officer/groups", response_model=list[GroupPublic])
 def officer_groups(uow: UowDep, me: CurrentAccount) -> list[Group]:
     return queries.all_groups(uow, viewer=me)
+
+
+# --- election periods (officers) ------------------------------------------------------------
+
+
+def _election(uow: UowDep, election: ElectionPeriod) -> ElectionPublic:
+    return ElectionPublic.model_validate(queries.render_election(uow, election))
+
+
+@router.post("/officer/elections", status_code=201, response_model=ElectionPublic)
+def declare_election(body: ElectionCreate, uow: UowDep, me: CurrentAccount) -> ElectionPublic:
+    election = actions.do_declare_election(
+        uow, acting=me, name=body.name, scope=body.scope, group_id=body.group_id,
+        category=body.category, org_unit=body.org_unit, starts_at=body.starts_at,
+        ends_at=body.ends_at, vote_at=body.vote_at, policy=body.policy,
+        candidate_ids=body.candidate_ids,
+        associates={a.account_id: a.candidate_id for a in body.associates})
+    return _election(uow, election)
+
+
+@router.get("/officer/elections", response_model=list[ElectionPublic])
+def list_elections(uow: UowDep, me: CurrentAccount) -> list[ElectionPublic]:
+    return [_election(uow, e) for e in queries.list_elections(uow, viewer=me)]
+
+
+@router.get("/officer/elections/{election_id}", response_model=ElectionPublic)
+def get_election(election_id: IdPath, uow: UowDep, me: CurrentAccount) -> ElectionPublic:
+    return _election(uow, queries.access_election(uow, viewer=me, election_id=election_id))
+
+
+@router.post("/officer/elections/{election_id}/cancel", response_model=ElectionPublic)
+def cancel_election(election_id: IdPath, body: ElectionCancelIn, uow: UowDep,
+                    me: CurrentAccount) -> ElectionPublic:
+    return _election(uow, actions.do_cancel_election(uow, acting=me, election_id=election_id,
+                                                     reason=body.reason))
+
+
+@router.put("/officer/groups/{group_id}/org-unit", response_model=GroupPublic)
+def set_org_unit(group_id: IdPath, body: OrgUnitIn, uow: UowDep, me: CurrentAccount) -> Group:
+    return actions.do_set_org_unit(uow, acting=me, group_id=group_id, org_unit=body.org_unit)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
-from qunguan.groups.models import Category, JoinPolicy, Role
+from qunguan.groups.models import Category, ElectionPolicy, ElectionScope, JoinPolicy, Role
 
 
 class GroupCreate(BaseModel):
@@ -35,6 +36,7 @@ class GroupPublic(BaseModel):
     rules_text: str
     rules_version: int
     created_at: datetime
+    org_unit: str | None = None
 
 
 class MyGroup(BaseModel):
@@ -117,3 +119,74 @@ class RoleIn(BaseModel):
 
 class TransferIn(BaseModel):
     account_id: int = Field(ge=1, le=MAX_ID)
+
+
+# --- election periods -----------------------------------------------------------------------
+
+AccountId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+
+
+def _iso_text(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("an ISO 8601 date and time with a time zone")
+    return value
+
+
+# An ISO 8601 string with a time zone, never a number of seconds.
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+class AssociateIn(BaseModel):
+    account_id: AccountId
+    candidate_id: AccountId
+
+
+class ElectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=400)
+    scope: ElectionScope
+    group_id: AccountId | None = None
+    category: Category | None = None
+    org_unit: str | None = Field(None, max_length=200)
+    starts_at: Moment
+    ends_at: Moment
+    vote_at: Moment | None = None
+    policy: ElectionPolicy | None = None
+    candidate_ids: list[AccountId] = Field(default_factory=list, max_length=500)
+    associates: list[AssociateIn] = Field(default_factory=list, max_length=500)
+
+
+class ElectionCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+
+
+class OrgUnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    org_unit: str | None = Field(max_length=200)
+
+
+class ElectionPerson(BaseModel):
+    account_id: int
+    display_name: str
+    role: str
+    candidate_id: int | None
+
+
+class ElectionPublic(BaseModel):
+    id: int
+    name: str
+    scope: str
+    group_id: int | None
+    category: str | None
+    org_unit: str | None
+    policy: str
+    starts_at: datetime
+    ends_at: datetime
+    vote_at: datetime
+    declared_by: int
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    people: list[ElectionPerson]
+    group_ids: list[int]

@@ -3,7 +3,7 @@
 Other capabilities use identity through ``actions``, ``queries`` and the names below.
 """
 
-from qunguan.identity.deps import CurrentAccount
+from qunguan.identity.deps import SESSION_COOKIE, CurrentAccount
 from qunguan.identity.models import Account, AccountKind
 
-__all__ = ["Account", "AccountKind", "CurrentAccount"]
+__all__ = ["SESSION_COOKIE", "Account", "AccountKind", "CurrentAccount"]

@@ -67,6 +67,12 @@ def check_display_name(name: str) -> str:
     return name
 
 
+def check_phone(phone: str) -> None:
+    """Refuse a number that is not a mainland mobile number (invalid_phone), before any
+    query: forms use it to report every bad field at once."""
+    vault.normalise_phone(phone)
+
+
 def check_avatar_text(text: str | None) -> str | None:
     if text is None:
         return None

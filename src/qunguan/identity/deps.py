@@ -10,6 +10,10 @@ from qunguan.identity.models import Account
 from qunguan.identity.queries import authenticate
 from qunguan.kernel.web import UowDep
 
+# The web pages carry the same bearer token in this HttpOnly cookie (qunguan.web.session);
+# the API itself never reads it, so a cross-site form cannot act through the API.
+SESSION_COOKIE = "qunguan_session"
+
 
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")

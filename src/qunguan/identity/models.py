@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qunguan.kernel.db import Base, IdType, UTCDateTime
@@ -121,3 +121,35 @@ class BlacklistedIdentity(Base):
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+
+
+class UnmaskStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for a second officer
+    APPROVED = "approved"  # the requester may read the identity once, until reveal_until
+    REJECTED = "rejected"
+    REVEALED = "revealed"  # read once; never again
+
+
+class UnmaskRequest(Base):
+    """Dual-control unmasking (CR-7, PI-3): officer A asks, with a reason and a case, to see an
+    account's legal name and ID number; officer B approves; A reads it once in a window. The
+    identity itself stays in the vault: this row holds references only."""
+
+    __tablename__ = "unmask_requests"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # Why this account: "account" (named by the officer) or "cascade_originator" (the first
+    # sender of a rumour cascade, cluster_id).
+    basis: Mapped[str] = mapped_column(String(32))
+    cluster_id: Mapped[int | None] = mapped_column(IdType)
+    case_id: Mapped[int] = mapped_column(IdType)  # the review item the request serves
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=UnmaskStatus.PENDING)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    reveal_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

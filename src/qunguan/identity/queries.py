@@ -14,6 +14,7 @@ from qunguan.identity.models import (
     BlacklistedIdentity,
     Verification,
 )
+from qunguan.identity.verification import PROVIDERS, VerificationProvider
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 
@@ -121,3 +122,8 @@ def access_verification(uow: UnitOfWork, viewer: Account, verification_id: int, 
 def is_blacklisted(uow: UnitOfWork, identity_index: str) -> bool:
     return uow.session.scalar(select(BlacklistedIdentity.id).where(
         BlacklistedIdentity.identity_index == identity_index)) is not None
+
+
+def verification_providers() -> list[VerificationProvider]:
+    """The registered providers, in registration order (built-ins first)."""
+    return list(PROVIDERS.values())

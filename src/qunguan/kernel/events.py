@@ -32,6 +32,11 @@ class EventType(enum.IntEnum):
     VAULT_KEYS_ROTATED = 210
     IDENTITY_BLACKLISTED = 211
     ACCOUNT_KIND_CHANGED = 212
+    # 213..229: dual-control unmasking (CR-7, PI-3, PI-4)
+    UNMASK_REQUESTED = 213
+    UNMASK_APPROVED = 214
+    UNMASK_REJECTED = 215
+    UNMASK_REVEALED = 216  # the requester read the identity, once (the vault logs VAULT_READ)
     # 300: groups
     GROUP_CREATED = 301
     MEMBER_JOINED = 302
@@ -46,6 +51,10 @@ class EventType(enum.IntEnum):
     FOUNDER_TRANSFERRED = 311
     ROLE_CHANGED = 312
     MEMBER_LEFT = 313
+    # 314..329: election periods (PAY-3, PAY-4)
+    ELECTION_DECLARED = 314
+    ELECTION_CANCELLED = 315
+    GROUP_ORG_UNIT_SET = 316  # an officer placed a group in an organisational unit
     # 400: messaging
     MESSAGE_POSTED = 401
     MESSAGE_FORWARDED = 402
@@ -72,6 +81,12 @@ class EventType(enum.IntEnum):
     ENVELOPE_SENT = 702
     ENVELOPE_CLAIMED = 703
     ENVELOPE_REFUNDED = 704  # expired; the unclaimed remainder went back to the sender
+    # 705..749: election rules, vote-buying detectors, the PAY-5 export
+    ENVELOPE_HELD = 705  # an election's hold policy: funded, not claimable until reviewed
+    ENVELOPE_RELEASED = 706  # a reviewer released a held envelope: it opens for claims
+    ENVELOPE_REFUSED = 707  # a reviewer refused a held envelope: the total went back
+    VOTEBUYING_ALERT = 708  # a vote-buying detector fired; the alert goes to review
+    ENVELOPES_EXPORTED = 709  # an officer exported the red-envelope trail (PAY-5)
     # 800: enforcement
     REPORT_FILED = 801
     REVIEW_ITEM_OPENED = 802
@@ -91,7 +106,22 @@ class EventType(enum.IntEnum):
     # 820..829: reports and removals (the review queue's engineer; 815..819 left to sanctions)
     REPORT_DECIDED = 820  # a reporter is told the outcome of their report (AT-3)
     MESSAGE_RESTORED = 821  # an officer's removal was undone (appeal overturned)
-    # 900: audit log (later issue)
+    # 900: audit log; 901..929 the Merkle log, checkpoints and its self-check
+    AUDITLOG_CHECKPOINT_SIGNED = 901  # outbox only: a checkpoint is not itself a record
+    AUDITLOG_KEY_ROTATED = 902  # a new checkpoint signing key; old public keys are kept
+    AUDITLOG_TAMPERING_DETECTED = 903  # the self-check found records altered or removed
+    AUDITLOG_EXPORTED = 904  # an operator exported the log with its leaves
+    # 930..959: retention, legal hold and case export
+    LEGAL_HOLD_PLACED = 930
+    LEGAL_HOLD_LIFTED = 931
+    RETENTION_PURGED = 932  # the purge worker removed or anonymised content past retention
+    CASE_EXPORTED = 933
+    # 1000: importers and archive audits
+    ARCHIVE_IMPORT_STARTED = 1001  # an archive began loading into the database (--import-into)
+    ARCHIVE_BATCH_IMPORTED = 1002  # a batch of archived events with the chain digest so far
+    ARCHIVE_IMPORTED = 1003  # an archive import ended: totals and the final chain digest
+    # 1101..1119: web (actions the pages needed; the pages themselves emit nothing)
+    RULES_ACKNOWLEDGED = 1101  # a member acknowledged the group rules now in force (GA-9)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,16 @@ def require_storable(text: str, field: str) -> str:
     return text
 
 
+def require_reason(text: str, field: str = "reason", limit: int = 2000) -> str:
+    """An officer's reason or note: storable, trimmed, not blank, at most ``limit``."""
+    text = require_storable(text, field).strip()
+    if not text:
+        raise QunguanError("invalid_request", "Say why.", fields=[field])
+    if len(text) > limit:
+        raise QunguanError("invalid_request", f"At most {limit} characters.", fields=[field])
+    return text
+
+
 # --- normalisation ------------------------------------------------------------------------
 # One function for every matcher: fingerprints of forwarded copies now, screening lexicons and
 # the rumour matcher later. It folds the variations people (and evasion) use so that

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,7 +27,7 @@ from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.text import optional_text, require_storable
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging.fingerprint import fingerprint
-from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
+from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus, ReadMarker
 from qunguan.messaging.queries import access_message, render
 from qunguan.screening import ScreeningContext, Verdict, VerdictKind
 
@@ -335,7 +335,9 @@ def do_release_message(uow: UnitOfWork, *, acting: Account, message_id: int,
                  extra={"fingerprint": message.fingerprint, "sender_id": message.sender_id,
                         "reason": optional_text(reason)})
     view = render(uow, [message])[0]
-    uow.emit(EventType.MESSAGE_RELEASED, group_id=message.group_id, message=view)
+    # The members see it now, not when it was written: cascades count its arrival from here.
+    uow.emit(EventType.MESSAGE_RELEASED, group_id=message.group_id, message=view,
+             released_at=uow.now().isoformat())
     return message
 
 
@@ -462,3 +464,19 @@ def do_label_messages(uow: UnitOfWork, *, acting: Account, message_ids: list[int
                 uow.emit(EventType.MESSAGES_LABELLED, account_ids=(m.sender_id,),
                          message_ids=[m.id], label=label)
     return changed
+
+
+def do_mark_read(uow: UnitOfWork, *, acting: Account, group_id: int, message_id: int) -> None:
+    """Move the member's read marker forward to ``message_id`` (never back). The caller has
+    shown the member that message. A marker is private reading state, not conduct, so it
+    writes neither an audit record nor an event (docs/web.md). Race-free on both backends
+    (INSERT … ON CONFLICT DO UPDATE keeping the larger id)."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ReadMarker).values(account_id=acting.id, group_id=group_id,
+                                     last_read_id=message_id)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ReadMarker.account_id, ReadMarker.group_id],
+        set_={"last_read_id": case((ReadMarker.last_read_id < message_id, message_id),
+                                   else_=ReadMarker.last_read_id)})
+    uow.session.execute(stmt)

@@ -56,3 +56,14 @@ class ForwardCount(Base):
 
     origin_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
     forwards: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReadMarker(Base):
+    """How far a member has read in a group: the newest message id they have seen. Private
+    reading state for unread counts, not conduct: no audit record, no event (docs/web.md)."""
+
+    __tablename__ = "read_markers"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(IdType, default=0)

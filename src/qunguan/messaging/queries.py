@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from qunguan.groups import Role
 from qunguan.groups import queries as group_queries
@@ -18,7 +18,13 @@ from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.uow import UnitOfWork
-from qunguan.messaging.models import ForwardCount, Mention, Message, MessageStatus
+from qunguan.messaging.models import (
+    ForwardCount,
+    Mention,
+    Message,
+    MessageStatus,
+    ReadMarker,
+)
 
 MAX_PAGE = 200
 
@@ -77,12 +83,10 @@ def render(uow: UnitOfWork, messages: Sequence[Message], *,
         for mention in uow.session.scalars(select(Mention).where(
                 Mention.message_id.in_([m.id for m in messages]))):
             mention_map.setdefault(mention.message_id, []).append(mention.account_id)
-        roles = {}
-        for m in messages:
-            key = (m.group_id, m.sender_id)
-            if key not in roles:
-                member = group_queries.membership(uow, m.group_id, m.sender_id)
-                roles[key] = member.role if member else "former_member"
+        # One query for every sender's role, not one per sender.
+        pairs = {(m.group_id, m.sender_id) for m in messages}
+        found = group_queries.roles_of(uow, pairs)
+        roles = {key: found.get(key, "former_member") for key in pairs}
     # A brand-new original has no forwards yet; everything else asks the exact counter.
     origins = {m.origin_id for m in messages if m.origin_id is not None}
     if not fresh:
@@ -158,3 +162,21 @@ def live_copies(uow: UnitOfWork, digest: str) -> list[Message]:
     """Every copy of a fingerprint, in any group, not yet recalled or removed."""
     return list(uow.session.scalars(select(Message).where(
         Message.fingerprint == digest, Message.recalled_at.is_(None)).order_by(Message.id)))
+
+
+def unread_counts(uow: UnitOfWork, *, viewer: Account,
+                  group_ids: Sequence[int]) -> dict[int, int]:
+    """Delivered messages of others newer than the viewer's read marker, per group (groups
+    with none are left out). One query over the (group_id, id) index."""
+    if not group_ids:
+        return {}
+    marker = ReadMarker.last_read_id
+    rows = uow.session.execute(
+        select(Message.group_id, func.count(Message.id))
+        .outerjoin(ReadMarker, and_(ReadMarker.group_id == Message.group_id,
+                                    ReadMarker.account_id == viewer.id))
+        .where(Message.group_id.in_(list(group_ids)), Message.sender_id != viewer.id,
+               Message.status == MessageStatus.DELIVERED,
+               Message.id > func.coalesce(marker, 0))
+        .group_by(Message.group_id))
+    return {group_id: int(n) for group_id, n in rows}

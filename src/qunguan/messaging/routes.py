@@ -11,7 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from qunguan.groups import queries as group_queries
-from qunguan.identity import CurrentAccount
+from qunguan.identity import SESSION_COOKIE, CurrentAccount
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.web import Admission, IdPath, UowDep
@@ -96,6 +96,15 @@ def _is_ping(text: str | None) -> bool:
     return isinstance(data, dict) and data.get("type") == "ping"
 
 
+def _same_origin(websocket: WebSocket) -> bool:
+    """A browser always sends Origin on a WebSocket; a page of another site must not ride on
+    the member's session cookie (cross-site WebSocket hijacking)."""
+    origin = websocket.headers.get("origin", "")
+    host = websocket.headers.get("host", "")
+    scheme, _, rest = origin.partition("://")
+    return bool(host) and scheme in ("http", "https") and rest == host
+
+
 def _authenticate(websocket: WebSocket, token: str | None) -> tuple[int, int, float]:
     """The account, the session and the seconds the token has left."""
     uow = websocket.app.state.uows()
@@ -119,11 +128,14 @@ def _groups_of(websocket: WebSocket, account_id: int) -> set[int]:
 @router.websocket("/ws")
 async def realtime(websocket: WebSocket) -> None:
     """Live events of the caller's groups. Authenticate with ``?token=`` (browsers cannot set
-    headers on a WebSocket) or an ``Authorization: Bearer`` header."""
+    headers on a WebSocket), an ``Authorization: Bearer`` header, or the web pages' session
+    cookie from a page of the same origin."""
     token = websocket.query_params.get("token")
     header = websocket.headers.get("authorization", "")
     if not token and header.lower().startswith("bearer "):
         token = header[7:].strip()
+    if not token and _same_origin(websocket):
+        token = websocket.cookies.get(SESSION_COOKIE)
     admission: Admission = websocket.app.state.admission
     try:
         async with admission.semaphore:  # its queries need a pool thread like any request

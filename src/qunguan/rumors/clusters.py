@@ -174,10 +174,16 @@ def known_fingerprint(uow: UnitOfWork, fingerprint: str) -> ClusterFingerprint |
     return uow.session.get(ClusterFingerprint, fingerprint)
 
 
-def assign(uow: UnitOfWork, message: Message) -> ClusterMember | None:
-    """Put a delivered message in its cluster (idempotent: a retried event finds the row)."""
+def assign(uow: UnitOfWork, message: Message,
+           arrived_at: datetime | None = None) -> ClusterMember | None:
+    """Put a delivered message in its cluster (idempotent: a retried event finds the row).
+
+    ``arrived_at`` is when the group's members received it: its ``created_at`` unless it was
+    held and released later. Cascade timing (first arrival per group, the breaker's window,
+    speed) counts arrivals, whatever order the outbox processes them in."""
     if message.status != MessageStatus.DELIVERED or message.text is None:
         return None
+    at = arrived_at or message.created_at
     existing = uow.session.get(ClusterMember, message.id)
     if existing is not None:
         return existing
@@ -204,8 +210,8 @@ def assign(uow: UnitOfWork, message: Message) -> ClusterMember | None:
     created: ContentCluster | None = None
     if cluster_id is None:
         created = ContentCluster(first_message_id=message.id, first_group_id=message.group_id,
-                                 first_seen_at=message.created_at,
-                                 last_seen_at=message.created_at, messages=0,
+                                 first_seen_at=at,
+                                 last_seen_at=at, messages=0,
                                  groups_reached=0, members_exposed=0, max_hop=0,
                                  breaker_state=BreakerState.NONE)
         uow.session.add(created)
@@ -218,29 +224,32 @@ def assign(uow: UnitOfWork, message: Message) -> ClusterMember | None:
         uow.session.flush()
         cluster_id, created = holder, None
     if holder == cluster_id:
-        index.note(message.fingerprint, message.text, message.created_at)
+        index.note(message.fingerprint, message.text, at)
     cluster = uow.session.get(ContentCluster, cluster_id, with_for_update=True,
                               populate_existing=True)
     assert cluster is not None
-    new_group = uow.session.scalar(select(ClusterMember.message_id).where(
-        ClusterMember.cluster_id == cluster.id, ClusterMember.group_id == message.group_id)
-        .limit(1)) is None
+    group_first = uow.session.scalar(select(func.min(ClusterMember.created_at)).where(
+        ClusterMember.cluster_id == cluster.id, ClusterMember.group_id == message.group_id))
+    new_group = group_first is None
+    # An arrival processed late but earlier than the group's known first one moves that
+    # group's first arrival, which can put more groups inside the breaker's window.
+    earlier_first = group_first is not None and at < group_first
     member = ClusterMember(message_id=message.id, cluster_id=cluster.id,
                            group_id=message.group_id, sender_id=message.sender_id,
                            parent_id=message.parent_id, copy_of_id=copy_of, hop=message.hop,
-                           new_group=new_group, created_at=message.created_at)
+                           new_group=new_group, created_at=at)
     uow.session.add(member)
     cluster.messages += 1
     cluster.max_hop = max(cluster.max_hop, message.hop)
-    cluster.last_seen_at = max(cluster.last_seen_at, message.created_at)
-    if message.created_at < cluster.first_seen_at:  # a held message released late
-        cluster.first_seen_at = message.created_at
+    cluster.last_seen_at = max(cluster.last_seen_at, at)
+    if at < cluster.first_seen_at:  # a held message released late
+        cluster.first_seen_at = at
         cluster.first_message_id, cluster.first_group_id = message.id, message.group_id
     if new_group:
         cluster.groups_reached += 1
         cluster.members_exposed += len(group_queries.member_ids(uow, message.group_id))
     uow.session.flush()
-    if new_group and cluster.breaker_state == BreakerState.NONE:
+    if (new_group or earlier_first) and cluster.breaker_state == BreakerState.NONE:
         _maybe_trip(uow, cluster)
     elif cluster.breaker_state == BreakerState.TRIPPED:
         system = identity_queries.system_account(uow)
@@ -250,8 +259,11 @@ def assign(uow: UnitOfWork, message: Message) -> ClusterMember | None:
 
 
 def group_firsts(uow: UnitOfWork, cluster_id: int) -> list[datetime]:
-    return sorted(uow.session.scalars(select(ClusterMember.created_at).where(
-        ClusterMember.cluster_id == cluster_id, ClusterMember.new_group.is_(True))))
+    """The first arrival of the cluster in each group it reached, sorted."""
+    return sorted(uow.session.scalars(
+        select(func.min(ClusterMember.created_at))
+        .where(ClusterMember.cluster_id == cluster_id)
+        .group_by(ClusterMember.group_id)))
 
 
 def _exempting_debunk(uow: UnitOfWork, cluster: ContentCluster) -> int | None:
@@ -350,8 +362,10 @@ def on_message_delivered(uow: UnitOfWork, event: Event) -> None:
     if not isinstance(view, dict) or not isinstance(view.get("id"), int):
         return
     message = uow.session.get(Message, view["id"])
-    if message is not None:
-        assign(uow, message)
+    if message is None:
+        return
+    released = event.payload.get("released_at")
+    assign(uow, message, datetime.fromisoformat(released) if isinstance(released, str) else None)
 
 
 def forward_limit(uow: UnitOfWork, *, message_id: int, origin_id: int,
@@ -383,10 +397,7 @@ class ClusterStats:
 
 def groups_first_hour(uow: UnitOfWork, cluster: ContentCluster) -> int:
     hour = cluster.first_seen_at + timedelta(hours=1)
-    n = uow.session.scalar(select(func.count()).select_from(ClusterMember).where(
-        ClusterMember.cluster_id == cluster.id, ClusterMember.new_group.is_(True),
-        ClusterMember.created_at <= hour))
-    return int(n or 0)
+    return sum(1 for first in group_firsts(uow, cluster.id) if first <= hour)
 
 
 def _stats(uow: UnitOfWork, cluster: ContentCluster) -> ClusterStats:

@@ -144,6 +144,20 @@ def edited_copy(text: str, rng: random.Random) -> str:
     return prefix + body + suffix
 
 
+def long_post(filler: Sequence[str], rng: random.Random, claim: str = "") -> str:
+    """A long post made of real-news texts (``filler``) with ``claim`` quoted in passing in its
+    middle: 500 to 1,500 characters of news before it, at least 400 after, so the claim lies
+    beyond the head and the tail the length rule keeps. With no claim: a long post that
+    repeats no claim (for false labels)."""
+    def stretch(least: int) -> list[str]:
+        out: list[str] = []
+        while sum(len(t) for t in out) < least:
+            out.append(rng.choice(filler))
+        return out
+    parts = [*stretch(rng.randrange(500, 1500)), claim, *stretch(400)]
+    return "\n".join(p for p in parts if p)
+
+
 def bcubed(predicted: dict[str, str], gold: dict[str, str]) -> tuple[float, float]:
     """B-cubed precision and recall of a clustering (item -> cluster) against the gold one."""
     pred_members: dict[str, set[str]] = {}

@@ -8,7 +8,9 @@ Layers, cheapest first:
     forwarding boilerplate do not hide a verbatim copy;
 (b) near-verbatim: MinHash LSH over character 3-shingles, for copies with small edits;
 (c) lexical: an incremental IDF-weighted index of character 1-3-grams (``lexical.py``) that
-    says how much of a claim a message covers and how much of the message the claim covers.
+    says how much of a claim a message covers and how much of the message the claim covers;
+    a long message is also queried in chunks of the middle its length cut leaves out
+    (``text.prepare_with_chunks``), each entry keeping its best evidence.
 
 Fusion (``fuse``) turns the evidence into one score in [0, 1] on a fixed scale: 1.0 for an
 exact copy, ``SUGGEST`` (0.75) and ``LABEL`` (0.95) at raw evidence values calibrated on data
@@ -194,7 +196,7 @@ class Bank:
         """The ``top`` entries a message most likely repeats, best first (scores from
         ``fuse``). Empty and whitespace-only messages, and messages that normalise to nothing,
         match nothing."""
-        prepared = rtext.prepare(text)
+        prepared, chunks = rtext.prepare_with_chunks(text)
         if not prepared or top <= 0:
             return []
         evidence: dict[str, Evidence] = {}
@@ -202,11 +204,23 @@ class Bank:
             evidence[entry_id] = Evidence(exact=True, near_jaccard=1.0, claim_cover=1.0,
                                           message_cover=1.0)
         near = dict(self._near.query(rtext.shingles(prepared)))
-        for ov in self._lexical.query(rtext.grams(prepared), max(CANDIDATES, top)):
+        wanted = max(CANDIDATES, top)
+        for ov in self._lexical.query(rtext.grams(prepared), wanted):
             entry_id = self._by_doc[ov.doc]
             if entry_id not in evidence:
                 evidence[entry_id] = Evidence(False, float(near.pop(entry_id, 0.0)),
                                               ov.doc_cover, ov.query_cover)
+        # The middle of a long text, which the head-and-tail cut leaves out, in chunks: each
+        # entry keeps the part of the message that repeats it best.
+        for chunk in chunks:
+            for ov in self._lexical.query(rtext.grams(chunk), wanted):
+                entry_id = self._by_doc[ov.doc]
+                found = Evidence(False, float(near.get(entry_id, 0.0)), ov.doc_cover,
+                                 ov.query_cover)
+                seen = evidence.get(entry_id)
+                if seen is None or raw_evidence(found) > raw_evidence(seen):
+                    evidence[entry_id] = found
+                    near.pop(entry_id, None)
         for key, jaccard in near.items():  # near copies the lexical top list missed
             entry_id = str(key)
             if entry_id not in evidence:

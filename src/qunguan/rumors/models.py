@@ -111,6 +111,7 @@ class ClusterMember(Base):
     copy_of_id: Mapped[int | None] = mapped_column(IdType)
     hop: Mapped[int] = mapped_column(Integer, default=0)
     new_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the message reached its group: its creation, or its release for a held message.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_cluster_members_cluster_group", "cluster_id", "group_id"),)

@@ -15,18 +15,48 @@ from qunguan.kernel.text import normalise
 RAW_LIMIT = 4000
 HEAD_CHARS = 480
 TAIL_CHARS = 160
+# What the head-and-tail cut leaves out is not ignored: it is matched in chunks of
+# ``CHUNK_CHARS`` every ``CHUNK_STRIDE`` characters (they overlap, so a claim of up to
+# CHUNK_CHARS - CHUNK_STRIDE characters lies whole in one), at most ``MAX_CHUNKS`` of them, so
+# a claim quoted in the middle of a long post is found at a bounded cost.
+CHUNK_CHARS = 480
+CHUNK_STRIDE = 320
+MAX_CHUNKS = 3
 
 _NON_WORD = re.compile(r"[\W_]+")
 
 
-def prepare(text: str) -> str:
-    """The normalised, length-bounded form of ``text`` ('' when nothing is left)."""
+def _folded(text: str) -> str:
     if len(text) > RAW_LIMIT:
         text = text[: RAW_LIMIT - 1000] + " " + text[-1000:]
-    folded = normalise(text)
+    return normalise(text)
+
+
+def _head_tail(folded: str) -> str:
     if len(folded) > HEAD_CHARS + TAIL_CHARS:
-        folded = folded[:HEAD_CHARS] + " " + folded[-TAIL_CHARS:]
+        return folded[:HEAD_CHARS] + " " + folded[-TAIL_CHARS:]
     return folded
+
+
+def prepare(text: str) -> str:
+    """The normalised, length-bounded form of ``text`` ('' when nothing is left)."""
+    return _head_tail(_folded(text))
+
+
+def prepare_with_chunks(text: str) -> tuple[str, list[str]]:
+    """``prepare(text)`` and, for a text longer than the head-and-tail cut, the overlapping
+    chunks of the middle that the cut leaves out (at most ``MAX_CHUNKS``, from the start of
+    the middle; empty for a text that fits)."""
+    folded = _folded(text)
+    middle = folded[HEAD_CHARS - (CHUNK_CHARS - CHUNK_STRIDE) : len(folded) - TAIL_CHARS]
+    if len(folded) <= HEAD_CHARS + TAIL_CHARS or not compact(middle):
+        return _head_tail(folded), []
+    chunks: list[str] = []
+    for start in range(0, max(len(middle) - (CHUNK_CHARS - CHUNK_STRIDE), 1), CHUNK_STRIDE):
+        if len(chunks) == MAX_CHUNKS:
+            break
+        chunks.append(middle[start : start + CHUNK_CHARS])
+    return _head_tail(folded), chunks
 
 
 def fingerprint(prepared: str) -> str:

@@ -17,20 +17,26 @@ from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.screening import errors  # noqa: F401  (defines the error codes)
 from qunguan.screening.engine import forget_active_pack, screen_delivered
 from qunguan.screening.models import PolicyPack, ScreeningHit
-from qunguan.screening.policy import PackInvalid, parse_pack
+from qunguan.screening.policy import Pack, PackInvalid, parse_pack
 from qunguan.screening.registry import ScreeningContext
 from qunguan.screening.verdicts import Hit, Verdict, VerdictKind
+
+
+def check_pack(files: dict[str, str]) -> Pack:
+    """Validate a pack without loading it (the console's "check"): invalid_policy_pack lists
+    every problem with its file and line."""
+    try:
+        return parse_pack(files)
+    except PackInvalid as exc:
+        raise QunguanError("invalid_policy_pack", "The policy pack is not valid.",
+                           errors=[{"file": e.file, "line": e.line, "message": e.message}
+                                   for e in exc.errors]) from None
 
 
 def do_load_pack(uow: UnitOfWork, files: dict[str, str], *, acting: Account) -> PolicyPack:
     """Validate a pack and make it the active one, as the next version. An invalid pack
     raises invalid_policy_pack and changes nothing."""
-    try:
-        pack = parse_pack(files)
-    except PackInvalid as exc:
-        raise QunguanError("invalid_policy_pack", "The policy pack is not valid.",
-                           errors=[{"file": e.file, "line": e.line, "message": e.message}
-                                   for e in exc.errors]) from None
+    pack = check_pack(files)
     if uow.session.get_bind().dialect.name == "postgresql":
         # Two loads at once (two operators, two `qunguan policy load`) would both read the
         # same max version and one would fail on the unique version. Loads are rare, so they

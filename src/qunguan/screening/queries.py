@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
@@ -57,3 +58,21 @@ def list_hits(uow: UnitOfWork, *, viewer: Account, rule: str | None = None,
         stmt = stmt.where(ScreeningHit.message_id == message_id)
     return newest_first(uow.session, stmt, ScreeningHit.id, before_id=before_id, limit=limit,
                         max_page=MAX_PAGE)
+
+
+def hits_per_day(uow: UnitOfWork, *, viewer: Account, since: datetime
+                 ) -> list[tuple[str, str, int]]:
+    """Rule hits (enforced and shadow) per UTC day and rule since ``since``, for the officer
+    dashboard: ``(YYYY-MM-DD, rule id, count)``, oldest day first."""
+    identity_queries.require_officer(viewer)
+    day = func.date(ScreeningHit.created_at)
+    rows = uow.session.execute(
+        select(day, ScreeningHit.rule_id, func.count()).where(ScreeningHit.created_at >= since)
+        .group_by(day, ScreeningHit.rule_id).order_by(day, ScreeningHit.rule_id))
+    return [(str(d), str(rule), int(n)) for d, rule, n in rows]
+
+
+def active_pack_files(uow: UnitOfWork, *, viewer: Account) -> dict[str, str]:
+    """The active pack's files (``{relative path: text}``), the starting point of an edit."""
+    identity_queries.require_officer(viewer)
+    return dict(active_pack(uow).pack.files)

@@ -1,0 +1,425 @@
+"""Vote-buying detectors over red-envelope records (PAY-6, issue 5 part 5).
+
+A pure module: it sees plain records (``EnvelopeRecord`` with its ``Claim``s,
+``ElectionInfo``) and answers ``Alert``s with an explanation. It imports nothing of the
+database, so the same code runs in the server (``envelopes.handlers`` feeds it from the
+outbox after every send and claim) and over imported chat archives (``qunguan audit``).
+
+``detect(records, elections, sender_id=, group_id=, now=)`` evaluates one sender in one
+group at one moment over the records it is given (the group's envelopes of the last
+``history_days``; claims after ``now`` are ignored). It is stateless: call it after each new
+envelope or claim and de-duplicate alerts by ``Alert.key`` (one per pattern, sender, group
+and election).
+
+Patterns, each only for envelopes inside an election window (from ``lead_days`` before the
+election starts to its end) of an election covering the group:
+
+- ``candidate``: the sender is a declared candidate or associate of the election.
+- ``fanout``: one sender's envelopes reached at least ``fanout_share`` of the group's members
+  (and ``fanout_min_recipients``) within ``fanout_window_hours``, for at least
+  ``fanout_min_total_fen``.
+- ``rounds``: at least ``rounds_min`` envelopes within ``rounds_window_days`` before the vote,
+  each claimed by ``rounds_min_recipients`` or more, whose claimers overlap round to round
+  (mean Jaccard at least ``rounds_overlap``).
+- ``splitting``: at least ``split_min_envelopes`` envelopes within ``split_window_hours``
+  (many small envelopes instead of one), together at least ``split_min_total_fen``.
+- ``collusion``: another sender's envelopes went to the same members (Jaccard at least
+  ``collusion_overlap``) within ``collusion_window_minutes`` of the sender's, on at least
+  ``collusion_min_occurrences`` separate occasions.
+- ``jump``: the sender's total over ``jump_window_days`` is at least ``jump_factor`` times
+  their usual total for such a window over the previous ``history_days`` (never less than
+  ``jump_min_total_fen``), while the group as a whole is not at a seasonal peak (its own
+  total below ``group_peak_factor`` times its usual).
+
+Festival days (Spring Festival from its eve to the Lantern Festival, New Year's Day, Labour
+Day, Dragon Boat, Mid-Autumn, National Day week; China time) are normal peaks: fan-out,
+splitting and jump need ``festival_multiplier`` times their amounts there (fan-out counts a
+festival envelope for 1/``festival_multiplier`` of its amount, and a window of festival
+envelopes alone must reach ``fanout_festival_share`` of the members), and envelopes
+sent on them count neither as rounds nor for collusion. The candidate pattern ignores
+festivals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+CHINA = timezone(timedelta(hours=8))
+
+PATTERNS = ("candidate", "fanout", "rounds", "splitting", "collusion", "jump")
+
+
+@dataclass(frozen=True)
+class Claim:
+    account_id: int
+    amount_fen: int
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class EnvelopeRecord:
+    """One envelope as the detectors see it. ``claims`` may run past ``now``: the
+    detectors ignore those. ``group_member_count`` is the group's size when it was sent."""
+
+    envelope_id: int
+    sender_id: int
+    group_id: int
+    amount_fen: int
+    parts: int
+    ts: datetime
+    group_member_count: int
+    claims: tuple[Claim, ...] = ()
+
+    def recipients(self, now: datetime) -> frozenset[int]:
+        return frozenset(c.account_id for c in self.claims if c.ts <= now)
+
+
+@dataclass(frozen=True)
+class ElectionInfo:
+    """An election and the groups it covers; ``associates`` maps an associate (a relative,
+    an agent) to the candidate they act for."""
+
+    id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    vote_at: datetime
+    group_ids: frozenset[int]
+    candidates: frozenset[int] = frozenset()
+    associates: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every tunable number of the detectors (QUNGUAN_VOTEBUYING_THRESHOLDS_FILE overrides
+    any of them by name)."""
+
+    lead_days: float = 30.0
+    history_days: float = 90.0
+    candidate_min_fen: int = 1
+    fanout_window_hours: float = 168.0
+    fanout_share: float = 0.6
+    fanout_min_recipients: int = 10
+    fanout_min_total_fen: int = 6_000
+    fanout_festival_share: float = 0.85
+    rounds_window_days: float = 21.0
+    rounds_min: int = 3
+    rounds_min_recipients: int = 8
+    rounds_overlap: float = 0.3
+    split_window_hours: float = 6.0
+    split_min_envelopes: int = 6
+    split_min_total_fen: int = 2_000
+    collusion_window_minutes: float = 120.0
+    collusion_overlap: float = 0.4
+    collusion_min_recipients: int = 8
+    collusion_min_occurrences: int = 2
+    jump_window_days: float = 7.0
+    jump_factor: float = 5.0
+    jump_min_total_fen: int = 25_000
+    group_peak_factor: float = 2.0
+    festival_multiplier: float = 4.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Thresholds:
+        """Defaults overridden by ``values``; an unknown name or a wrong type is a
+        ValueError naming it."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(f"unknown vote-buying threshold {name!r}")
+            default = getattr(cls, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                    isinstance(default, int) and not isinstance(value, int)) or value < 0:
+                raise ValueError(f"threshold {name!r} must be a non-negative "
+                                 f"{type(default).__name__}")
+            out[name] = value
+        return cls(**out)
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> Thresholds:
+        if path is None:
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a JSON object of thresholds")
+        return cls.from_mapping(data)
+
+
+@dataclass(frozen=True)
+class Alert:
+    pattern: str
+    sender_id: int
+    group_id: int
+    election_id: int
+    envelope_ids: tuple[int, ...]
+    at: datetime  # when it fired: the moment detect() was asked about
+    first_at: datetime  # the first envelope of the pattern
+    explanation: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.pattern}:{self.sender_id}:{self.group_id}:{self.election_id}"
+
+
+# --- festivals --------------------------------------------------------------------------------
+
+# Spring Festival (lunar new year's day) by year; the season runs from its eve to the
+# Lantern Festival (day 15).
+_SPRING = {2020: (1, 25), 2021: (2, 12), 2022: (2, 1), 2023: (1, 22), 2024: (2, 10),
+           2025: (1, 29), 2026: (2, 17), 2027: (2, 6), 2028: (1, 26), 2029: (2, 13),
+           2030: (2, 3), 2031: (1, 23), 2032: (2, 11), 2033: (1, 31), 2034: (2, 19),
+           2035: (2, 8)}
+_DRAGON_BOAT = {2020: (6, 25), 2021: (6, 14), 2022: (6, 3), 2023: (6, 22), 2024: (6, 10),
+                2025: (5, 31), 2026: (6, 19), 2027: (6, 9), 2028: (5, 28), 2029: (6, 16),
+                2030: (6, 5)}
+_MID_AUTUMN = {2020: (10, 1), 2021: (9, 21), 2022: (9, 10), 2023: (9, 29), 2024: (9, 17),
+               2025: (10, 6), 2026: (9, 25), 2027: (9, 15), 2028: (10, 3), 2029: (9, 22),
+               2030: (9, 12)}
+
+
+def is_festival(ts: datetime) -> bool:
+    """Whether ``ts`` falls on a festival day in China (a normal red-envelope peak)."""
+    day = ts.astimezone(CHINA).date()
+    if (day.month, day.day) in {(1, 1), (5, 1), (5, 2), (5, 3)} or (
+            day.month == 10 and day.day <= 7):
+        return True
+    spring = _SPRING.get(day.year)
+    if spring is not None:
+        new_year = date(day.year, *spring)
+        if -1 <= (day - new_year).days <= 14:
+            return True
+    for table in (_DRAGON_BOAT, _MID_AUTUMN):
+        found = table.get(day.year)
+        if found is not None and abs((day - date(day.year, *found)).days) <= 1:
+            return True
+    return False
+
+
+# --- detection --------------------------------------------------------------------------------
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _timing(election: ElectionInfo, first: datetime) -> dict[str, Any]:
+    return {"election": election.name, "election_id": election.id,
+            "starts_at": election.starts_at.isoformat(), "ends_at": election.ends_at.isoformat(),
+            "vote_at": election.vote_at.isoformat(),
+            "days_before_vote": round((election.vote_at - first).total_seconds() / 86400, 1)}
+
+
+def detect(records: Sequence[EnvelopeRecord], elections: Sequence[ElectionInfo], *,
+           sender_id: int, group_id: int, now: datetime,
+           thresholds: Thresholds | None = None) -> list[Alert]:
+    """The alerts about ``sender_id`` in ``group_id`` as of ``now``. ``records`` should hold
+    the group's envelopes of the last ``history_days`` (more is ignored; fewer weakens the
+    jump baseline)."""
+    t = thresholds or Thresholds()
+    seen = [r for r in records if r.group_id == group_id and r.ts <= now
+            and r.ts > now - timedelta(days=t.history_days)]
+    out: list[Alert] = []
+    for election in elections:
+        if group_id not in election.group_ids:
+            continue
+        opens = election.starts_at - timedelta(days=t.lead_days)
+        if not opens <= now <= election.ends_at + timedelta(days=1):
+            continue
+        window = [r for r in seen if opens <= r.ts <= election.ends_at]
+        mine = sorted((r for r in window if r.sender_id == sender_id), key=lambda r: r.ts)
+        if not mine:
+            continue
+        args = (election, mine, now, t)
+        for found in (_candidate(*args), _fanout(*args), _rounds(*args), _splitting(*args),
+                      _collusion(election, mine, window, now, t),
+                      _jump(election, mine, seen, now, t)):
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def _alert(pattern: str, election: ElectionInfo, used: Sequence[EnvelopeRecord],
+           now: datetime, explanation: str, **details: Any) -> Alert:
+    first = min(r.ts for r in used)
+    return Alert(pattern, used[0].sender_id, used[0].group_id, election.id,
+                 tuple(r.envelope_id for r in used), now, first, explanation,
+                 {**details, "total_fen": sum(r.amount_fen for r in used),
+                  "timing": _timing(election, first)})
+
+
+def _candidate(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
+               t: Thresholds) -> Alert | None:
+    sender = mine[0].sender_id
+    if sender in election.candidates:
+        role, candidate = "candidate", sender
+    elif sender in election.associates:
+        role, candidate = "associate", election.associates[sender]
+    else:
+        return None
+    used = [r for r in mine if r.amount_fen >= t.candidate_min_fen]
+    if not used:
+        return None
+    total = sum(r.amount_fen for r in used)
+    return _alert("candidate", election, used, now,
+                  f"The sender is a declared {role} of the election {election.name!r} and sent "
+                  f"{len(used)} red envelope(s) worth {_yuan(total)} yuan to the group during "
+                  "its window.", role=role, candidate_id=candidate)
+
+
+def _festival_factor(r: EnvelopeRecord, t: Thresholds) -> float:
+    return t.festival_multiplier if is_festival(r.ts) else 1.0
+
+
+def _fanout(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
+            t: Thresholds) -> Alert | None:
+    since = now - timedelta(hours=t.fanout_window_hours)
+    used = [r for r in mine if r.ts >= since]
+    if not used:
+        return None
+    recipients: set[int] = set()
+    for r in used:
+        recipients |= r.recipients(now)
+    members = max(r.group_member_count for r in used) or 1
+    total = sum(r.amount_fen for r in used)
+    # Festival envelopes count for 1/festival_multiplier of their amount; only a window of
+    # festival envelopes alone needs the festival share of the members.
+    weighted = sum(r.amount_fen / _festival_factor(r, t) for r in used)
+    peak = all(is_festival(r.ts) for r in used)
+    share = len(recipients) / members
+    needed_share = t.fanout_festival_share if peak else t.fanout_share
+    if (len(recipients) >= t.fanout_min_recipients and share >= needed_share
+            and weighted >= t.fanout_min_total_fen):
+        return _alert("fanout", election, used, now,
+                      f"{len(used)} envelope(s) worth {_yuan(total)} yuan from one sender "
+                      f"reached {len(recipients)} of the group's {members} members "
+                      f"({share:.0%}) within {t.fanout_window_hours:g} hours.",
+                      recipients=sorted(recipients), members=members, share=round(share, 3))
+    return None
+
+
+def _rounds(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
+            t: Thresholds) -> Alert | None:
+    since = election.vote_at - timedelta(days=t.rounds_window_days)
+    used = [r for r in mine if since <= r.ts <= election.vote_at and not is_festival(r.ts)
+            and len(r.recipients(now)) >= t.rounds_min_recipients]
+    if len(used) < t.rounds_min:
+        return None
+    overlaps = [_jaccard(a.recipients(now), b.recipients(now)) for a, b in pairwise(used)]
+    mean = sum(overlaps) / len(overlaps)
+    if mean < t.rounds_overlap:
+        return None
+    repeat: set[int] = set()
+    for a, b in pairwise(used):
+        repeat |= a.recipients(now) & b.recipients(now)
+    return _alert("rounds", election, used, now,
+                  f"{len(used)} rounds of envelopes before the vote reached largely the same "
+                  f"members (mean overlap {mean:.0%} round to round).",
+                  recipients=sorted(repeat), mean_overlap=round(mean, 3))
+
+
+def _splitting(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
+               t: Thresholds) -> Alert | None:
+    since = now - timedelta(hours=t.split_window_hours)
+    used = [r for r in mine if r.ts >= since]
+    factor = max((_festival_factor(r, t) for r in used), default=1.0)
+    total = sum(r.amount_fen for r in used)
+    if len(used) >= t.split_min_envelopes * factor and total >= t.split_min_total_fen:
+        recipients: set[int] = set()
+        for r in used:
+            recipients |= r.recipients(now)
+        return _alert("splitting", election, used, now,
+                      f"{len(used)} envelopes worth {_yuan(total)} yuan in "
+                      f"{t.split_window_hours:g} hours where one would do (mean "
+                      f"{_yuan(total // len(used))} yuan each).",
+                      recipients=sorted(recipients), envelopes=len(used))
+    return None
+
+
+def _collusion(election: ElectionInfo, mine: list[EnvelopeRecord],
+               window: list[EnvelopeRecord], now: datetime, t: Thresholds) -> Alert | None:
+    sender = mine[0].sender_id
+    reach = timedelta(minutes=t.collusion_window_minutes)
+    others = [r for r in window if r.sender_id != sender and not is_festival(r.ts)
+              and len(r.recipients(now)) >= t.collusion_min_recipients]
+    occasions: dict[int, list[tuple[EnvelopeRecord, EnvelopeRecord]]] = {}
+    for r in mine:
+        ours = r.recipients(now)
+        if is_festival(r.ts) or len(ours) < t.collusion_min_recipients:
+            continue
+        for o in others:
+            if abs(o.ts - r.ts) <= reach and _jaccard(ours, o.recipients(now)) >= \
+                    t.collusion_overlap:
+                occasions.setdefault(o.sender_id, []).append((r, o))
+    partners = {}
+    for other, pairs in occasions.items():
+        distinct = {r.envelope_id for r, _ in pairs}
+        if len(distinct) >= t.collusion_min_occurrences:
+            partners[other] = pairs
+    if not partners:
+        return None
+    used_ids: dict[int, EnvelopeRecord] = {}
+    shared: set[int] = set()
+    for pairs in partners.values():
+        for r, o in pairs:
+            used_ids[r.envelope_id] = r
+            used_ids[o.envelope_id] = o
+            shared |= r.recipients(now) & o.recipients(now)
+    used = sorted(used_ids.values(), key=lambda r: (r.sender_id != sender, r.ts))
+    return _alert("collusion", election, used, now,
+                  f"The sender and {len(partners)} other sender(s) sent envelopes to largely "
+                  f"the same members within {t.collusion_window_minutes:g} minutes of each "
+                  "other, repeatedly.", co_senders=sorted(partners), recipients=sorted(shared))
+
+
+def _window_totals(records: Sequence[EnvelopeRecord], end: datetime, days: float,
+                   history_days: float) -> tuple[int, float]:
+    """(total in the window ending at ``end``, mean total per such window before it)."""
+    width = timedelta(days=days)
+    current = sum(r.amount_fen for r in records if end - width < r.ts <= end)
+    before = [r for r in records if r.ts <= end - width]
+    windows = max(1.0, (history_days - days) / days)
+    return current, sum(r.amount_fen for r in before) / windows
+
+
+def _jump(election: ElectionInfo, mine: list[EnvelopeRecord], seen: list[EnvelopeRecord],
+          now: datetime, t: Thresholds) -> Alert | None:
+    sender = mine[0].sender_id
+    own = [r for r in seen if r.sender_id == sender]
+    current, usual = _window_totals(own, now, t.jump_window_days, t.history_days)
+    used = [r for r in mine if r.ts > now - timedelta(days=t.jump_window_days)]
+    if not used:
+        return None
+    factor = max(_festival_factor(r, t) for r in used)
+    needed = max(t.jump_min_total_fen * factor, t.jump_factor * usual)
+    if current < needed:
+        return None
+    group_now, group_usual = _window_totals(seen, now, t.jump_window_days, t.history_days)
+    group_others = group_now - current
+    if group_usual > 0 and group_others >= t.group_peak_factor * group_usual:
+        return None  # the whole group is at a peak: seasonal, not this sender
+    return _alert("jump", election, used, now,
+                  f"The sender's red envelopes in this group over {t.jump_window_days:g} days "
+                  f"({_yuan(current)} yuan) are {current / max(usual, 1):.1f} times their usual "
+                  f"({_yuan(int(usual))} yuan per such window), while the rest of the group is "
+                  "not at a seasonal peak.", usual_fen=int(usual), current_fen=current)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The alert as one JSON object (the replay's output line, less what the caller adds)."""
+    return {"pattern": alert.pattern, "sender_id": alert.sender_id, "group_id": alert.group_id,
+            "election_id": alert.election_id, "envelope_ids": list(alert.envelope_ids),
+            "at": alert.at.isoformat(), "first_at": alert.first_at.isoformat(),
+            "explanation": alert.explanation, "details": alert.details}

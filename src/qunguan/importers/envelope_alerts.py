@@ -1,0 +1,103 @@
+"""The envelopes capability's vote-buying detectors (``qunguan.envelopes.votebuying``, the
+code the server runs after every send and claim) over the red envelopes of an archive,
+plugged into the audit's envelope-detector seam (``elections.register_envelope_detector``)
+when that module is installed.
+
+Archives tell less than the server knows: no export lists who claimed a packet, so the
+patterns built on recipients (fan-out, rounds, collusion) find nothing here, and personal
+WeChat exports carry no amounts, so their envelopes are left out (the report counts them).
+What remains works as in the server: declared candidates (the ``candidates`` column of the
+elections file), splitting, and a sender's jump against their own history. The detectors are
+stateless; as the server does after each envelope, they are asked at every envelope inside an
+election's window and once at its end, and the last answer per pattern, sender, group and
+election is kept.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime, time, timedelta, timezone
+from typing import Any
+
+from qunguan.importers.elections import (
+    Election,
+    EnvelopeRecord,
+    envelope_detectors,
+    register_envelope_detector,
+)
+
+NAME = "votebuying"
+MODULE = "qunguan.envelopes.votebuying"
+CHINA = timezone(timedelta(hours=8))
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def votebuying_findings(records: list[EnvelopeRecord],
+                        elections: list[Election]) -> list[dict[str, Any]]:
+    # Imported by name: this branch of the code base may not have the module yet.
+    vb: Any = importlib.import_module(MODULE)
+
+    usable = [r for r in records if r.kind == "red_envelope" and r.amount_fen is not None]
+    if not usable or not elections:
+        return []
+    senders: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    by_group: dict[int, list[Any]] = {}
+    for index, r in enumerate(usable):
+        record = vb.EnvelopeRecord(
+            envelope_id=index, sender_id=senders.setdefault(r.sender, len(senders) + 1),
+            group_id=groups.setdefault(r.group, len(groups) + 1),
+            amount_fen=r.amount_fen or 0, parts=r.parts or 1, ts=r.ts,
+            group_member_count=r.group_members or 0)
+        by_group.setdefault(record.group_id, []).append(record)
+    thresholds = vb.Thresholds()
+    alerts: dict[str, Any] = {}
+    for number, e in enumerate(elections, 1):
+        gid = groups.get(e.group)
+        if gid is None:
+            continue
+        info = vb.ElectionInfo(
+            id=number, name=e.name or e.group,
+            starts_at=datetime.combine(e.start, time(0, 0), CHINA),
+            ends_at=datetime.combine(e.end, time(23, 59, 59), CHINA),
+            vote_at=datetime.combine(e.end, time(23, 59, 59), CHINA),
+            group_ids=frozenset({gid}),
+            candidates=frozenset(senders[c] for c in e.candidates if c in senders))
+        opens = info.starts_at - timedelta(days=thresholds.lead_days)
+        mine = by_group[gid]
+        asked = [(r.sender_id, r.ts) for r in mine if opens <= r.ts <= info.ends_at]
+        asked += [(s, info.ends_at) for s in {s for s, _ in asked}]
+        for sender_id, now in asked:
+            for alert in vb.detect(mine, [info], sender_id=sender_id, group_id=gid, now=now,
+                                   thresholds=thresholds):
+                alerts[alert.key] = alert
+    pseudonym = {v: k for k, v in senders.items()}
+    group_of = {v: k for k, v in groups.items()}
+    out = []
+    for alert in sorted(alerts.values(), key=lambda a: (a.first_at, a.key)):
+        out.append({
+            "rule": f"votebuying.{alert.pattern}", "group": group_of[alert.group_id],
+            "time": _iso(alert.first_at), "sender": pseudonym[alert.sender_id],
+            "message_ids": [usable[i].id for i in alert.envelope_ids],
+            "evidence": {"explanation": alert.explanation,
+                         "election": elections[alert.election_id - 1].name or
+                         elections[alert.election_id - 1].group,
+                         "details": json.loads(json.dumps(alert.details, default=str,
+                                                          ensure_ascii=False))}})
+    return out
+
+
+def register() -> None:
+    """Plug the detectors in when the envelopes capability ships them; idempotent."""
+    if NAME in envelope_detectors():
+        return
+    try:
+        found = importlib.util.find_spec(MODULE) is not None
+    except ModuleNotFoundError:
+        found = False
+    if found:
+        register_envelope_detector(NAME, votebuying_findings)

@@ -1,0 +1,53 @@
+"""Tables of archives loaded into qunguan (``qunguan audit --import-into``): one row per
+import, one per event, each event carrying the running SHA-256 chain of the import up to it,
+so the history an institution brings along stays evidence (the chain's end is in the audit
+record of the import)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qunguan.kernel.db import Base, IdType, UTCDateTime
+
+
+class ArchiveImport(Base):
+    __tablename__ = "archive_imports"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    acting_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    format: Mapped[str] = mapped_column(String(32))
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    digest: Mapped[str] = mapped_column(String(64))  # the chain so far
+    status: Mapped[str] = mapped_column(String(16))  # open, complete, stopped
+
+
+class ArchivedEvent(Base):
+    """An event of an imported archive, as the importer read it (``payload``: the neutral
+    JSON form). Never updated."""
+
+    __tablename__ = "archived_events"
+    __table_args__ = (
+        UniqueConstraint("import_id", "seq"),
+        Index("ix_archived_events_group_time", "group_key", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    import_id: Mapped[int] = mapped_column(IdType, ForeignKey("archive_imports.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,114 @@
+"""Group admin pages (founder and admins): approve joins, remove or mute members, pin rules,
+see the reports about the group. Every check is the groups capability's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import Response
+
+from qunguan.enforcement import reports as enforcement_reports
+from qunguan.groups import actions as group_actions
+from qunguan.groups import queries as group_queries
+from qunguan.identity import Account
+from qunguan.identity import queries as identity_queries
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.uow import UnitOfWork
+from qunguan.kernel.web import IdPath, UowDep
+from qunguan.web.forms import FormErrors, attempt, explain
+from qunguan.web.i18n import gettext_for
+from qunguan.web.me import REPORT_OUTCOMES, REPORT_REASONS
+from qunguan.web.pages import WebRoute, redirect
+from qunguan.web.render import page
+from qunguan.web.session import Csrf, WebAccount, language
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+Text = Annotated[str, Form()]
+MUTE_CHOICES = {"3600": 3600, "86400": 86400, "604800": 604800}
+MAX_RULES = 5000
+
+
+def _admin_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *,
+                errors: FormErrors | None = None, failed: str | None = None,
+                values: dict[str, str] | None = None, status: int = 200) -> Response:
+    group, mine = group_queries.require_manager(uow, viewer=me, group_id=group_id)
+    members = group_queries.members(uow, viewer=me, group_id=group_id)
+    pending = group_queries.join_requests(uow, viewer=me, group_id=group_id)
+    accounts = identity_queries.accounts_by_ids(
+        uow, [m.account_id for m in members] + [r.account_id for r in pending])
+    return page(request, "admin/group.html", status=status, group=group, mine=mine,
+                members=[{"m": m, "a": accounts[m.account_id]} for m in members],
+                pending=[{"r": r, "a": accounts[r.account_id]} for r in pending],
+                reports=enforcement_reports.group_reports(uow, viewer=me, group_id=group_id),
+                reasons=REPORT_REASONS, outcomes=REPORT_OUTCOMES,
+                errors=errors or FormErrors(), failed=failed, now=uow.now(),
+                values=values or {"rules": group.rules_text})
+
+
+@router.get("/groups/{group_id}/admin")
+def admin(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+    return _admin_page(request, uow, me, group_id)
+
+
+def _act(request: Request, uow: UnitOfWork, me: Account, group_id: int, failed: str,
+         work: Callable[[], object]) -> Response:
+    _ = gettext_for(language(request))
+    result = attempt(uow, work)
+    if not isinstance(result, QunguanError):
+        return redirect(f"/groups/{group_id}/admin#{failed}")
+    return _admin_page(request, uow, me, group_id, errors=explain(result, _), failed=failed,
+                       status=422)
+
+
+@router.post("/groups/{group_id}/join-requests/{request_id}")
+def decide_join(request: Request, group_id: IdPath, request_id: IdPath, uow: UowDep,
+                me: WebAccount, _csrf: Csrf, decision: Text = "") -> Response:
+    return _act(request, uow, me, group_id, "joins", lambda: group_actions.do_decide_join(
+        uow, acting=me, group_id=group_id, request_id=request_id, approve=decision == "approve"))
+
+
+@router.post("/groups/{group_id}/members/{account_id}/remove")
+def remove(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
+           me: WebAccount, _csrf: Csrf, reason: Text = "") -> Response:
+    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_remove_member(
+        uow, acting=me, group_id=group_id, account_id=account_id, reason=reason[:500] or None))
+
+
+@router.post("/groups/{group_id}/members/{account_id}/mute")
+def mute(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
+         me: WebAccount, _csrf: Csrf, seconds: Text = "") -> Response:
+    if seconds not in MUTE_CHOICES:
+        _ = gettext_for(language(request))
+        errors = FormErrors()
+        errors.add(None, _("Choose how long."))
+        return _admin_page(request, uow, me, group_id, errors=errors, failed="members",
+                           status=422)
+    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_mute(
+        uow, acting=me, group_id=group_id, account_id=account_id,
+        seconds=MUTE_CHOICES[seconds], reason=None))
+
+
+@router.post("/groups/{group_id}/members/{account_id}/unmute")
+def unmute(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
+           me: WebAccount, _csrf: Csrf) -> Response:
+    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_unmute(
+        uow, acting=me, group_id=group_id, account_id=account_id))
+
+
+@router.post("/groups/{group_id}/rules")
+def pin_rules(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _csrf: Csrf,
+              rules: Text = "") -> Response:
+    _ = gettext_for(language(request))
+    errors = FormErrors()
+    errors.require("rules", rules, MAX_RULES, _("Write the rules."), _("This is too long."))
+    if not errors:
+        result = attempt(uow, lambda: group_actions.do_pin_rules(
+            uow, acting=me, group_id=group_id, text=rules))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/groups/{group_id}/admin#rules")
+        errors = explain(result, _)
+    return _admin_page(request, uow, me, group_id, errors=errors, failed="rules", status=422,
+                       values={"rules": rules[:MAX_RULES]})

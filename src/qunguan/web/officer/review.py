@@ -1,0 +1,167 @@
+"""The review queue and case pages: claim, release and decide an item (dismiss, remove, or
+remove and sanction, always with a reason), over the API's actions (enforcement.review)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from starlette.responses import Response
+
+from qunguan.enforcement import Decision, ItemSource, ItemStatus, SanctionKind, review
+from qunguan.enforcement import queries as enforcement_queries
+from qunguan.identity import Account
+from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.restrictions import Function
+from qunguan.kernel.uow import UnitOfWork
+from qunguan.kernel.web import IdPath, UowDep
+from qunguan.web.forms import FormErrors, attempt
+from qunguan.web.i18n import N_, gettext_for
+from qunguan.web.officer.common import (
+    OfficerAccount,
+    display_names,
+    officer_explain,
+    parse_positive,
+    subject_text,
+)
+from qunguan.web.pages import WebRoute, redirect
+from qunguan.web.render import page
+from qunguan.web.session import Csrf, language
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+MAX_REASON_FIELD = 2000
+MAX_HOURS = 24 * 366 * 10
+SOURCES = {"held": N_("Held before delivery"), "screening": N_("Flagged after delivery"),
+           "report": N_("Reported by members"), "sample": N_("Quality sample")}
+DECISIONS = {"dismiss": N_("Dismiss (deliver a held message)"),
+             "remove": N_("Remove the message"),
+             "sanction": N_("Remove and sanction")}
+DECIDED = {"dismiss": N_("Dismissed"), "remove": N_("Removed"), "sanction": N_("Sanctioned")}
+MEMBER_KINDS = {"warning": N_("Warning"), "restrict": N_("Restrict functions"),
+                "mute": N_("Mute in this group"), "suspend": N_("Suspend"),
+                "blacklist": N_("Blacklist"), "group_warning": N_("Warn the group"),
+                "suspend_posting": N_("Suspend posting in the group"),
+                "close": N_("Close the group")}
+FUNCTIONS = {"post": N_("Posting"), "forward": N_("Forwarding"),
+             "red_envelopes": N_("Red envelopes"), "create_group": N_("Founding groups"),
+             "join": N_("Joining groups")}
+
+
+@router.get("/officer/review")
+def queue(request: Request, uow: UowDep, me: OfficerAccount,
+          status: Annotated[str, Query(max_length=16)] = "open",
+          source: Annotated[str, Query(max_length=16)] = "") -> Response:
+    chosen_status = ItemStatus(status) if status in set(ItemStatus) else ItemStatus.OPEN
+    chosen_source = ItemSource(source) if source in set(ItemSource) else None
+    items = review.list_items(uow, viewer=me, status=chosen_status, source=chosen_source,
+                              limit=review.MAX_PAGE)
+    names = display_names(uow, [i.claimed_by for i in items] + [i.decided_by for i in items])
+    return page(request, "officer/queue.html", items=items, names=names, sources=SOURCES,
+                decided=DECIDED, filter_status=chosen_status.value,
+                source=chosen_source.value if chosen_source else "", now=uow.now())
+
+
+def case_context(uow: UnitOfWork, me: Account, item_id: int) -> dict[str, Any]:
+    detail = review.item_detail(uow, viewer=me, item_id=item_id)
+    item = detail["item"]
+    measures = enforcement_queries.case_measures(uow, viewer=me, item_id=item_id)
+    names = display_names(uow, [item.claimed_by, item.decided_by]
+                   + [s["imposed_by"] for s in measures["sanctions"]]
+                   + [a["appeal"].decided_by for a in measures["statements"] if a["appeal"]])
+    live = item.claimed_by is not None and item.claim_expires_at is not None \
+        and item.claim_expires_at > uow.now()
+    return {"detail": detail, "item": item, "measures": measures, "names": names,
+            "claimed_by_me": live and item.claimed_by == me.id,
+            "claimed_by_other": live and item.claimed_by != me.id,
+            "sources": SOURCES, "decisions": DECISIONS, "decided": DECIDED, "kinds": MEMBER_KINDS,
+            "functions": FUNCTIONS, "subject_text": subject_text,
+            # What automation found (a vote-buying pattern's envelopes, amounts, timing), as
+            # the detector recorded it on the item.
+            "evidence": [(str(r.get("rule")), json.dumps(r["evidence"], ensure_ascii=False,
+                                                         indent=2, sort_keys=True, default=str))
+                         for r in item.rules if r.get("evidence")]}
+
+
+@router.get("/officer/review/{item_id}")
+def case(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount) -> Response:
+    return page(request, "officer/case.html", errors=FormErrors(), values={},
+                **case_context(uow, me, item_id))
+
+
+def _case_failed(request: Request, uow: UnitOfWork, me: Account, item_id: int,
+                 errors: FormErrors, values: dict[str, Any]) -> Response:
+    return page(request, "officer/case.html", status=422, errors=errors, values=values,
+                **case_context(uow, me, item_id))
+
+
+def _claim_change(request: Request, uow: UnitOfWork, me: Account, item_id: int,
+                  work: Callable[[], object], then: str) -> Response:
+    result = attempt(uow, work)
+    if isinstance(result, QunguanError):
+        return _case_failed(request, uow, me, item_id,
+                            officer_explain(result, gettext_for(language(request))), {})
+    return redirect(then)
+
+
+@router.post("/officer/review/{item_id}/claim")
+def claim(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount,
+          _csrf: Csrf) -> Response:
+    return _claim_change(request, uow, me, item_id,
+                         lambda: review.do_claim(uow, acting=me, item_id=item_id),
+                         f"/officer/review/{item_id}#decide")
+
+
+@router.post("/officer/review/{item_id}/release")
+def release(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount,
+            _csrf: Csrf) -> Response:
+    return _claim_change(request, uow, me, item_id,
+                         lambda: review.do_release(uow, acting=me, item_id=item_id),
+                         "/officer/review")
+
+
+@router.post("/officer/review/{item_id}/decide")
+def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
+           decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+           kind: Annotated[str, Form()] = "", hours: Annotated[str, Form()] = "",
+           functions: Annotated[list[str], Form()] = [],  # noqa: B006
+           skip_warning_reason: Annotated[str, Form()] = "") -> Response:
+    _ = gettext_for(language(request))
+    values = {"decision": decision, "reason": reason[:MAX_REASON_FIELD], "kind": kind,
+              "hours": hours[:12], "functions": functions,
+              "skip_warning_reason": skip_warning_reason[:MAX_REASON_FIELD]}
+    errors = FormErrors()
+    if decision not in DECISIONS:
+        errors.add("decision", _("Choose a decision."))
+    if not reason.strip():
+        errors.add("reason", _("Give a reason: it goes into the statement of reasons and the "
+                               "audit record."))
+    elif len(reason) > MAX_REASON_FIELD:
+        errors.add("reason", _("This is too long."))
+    if len(skip_warning_reason) > MAX_REASON_FIELD:
+        errors.add("skip_warning_reason", _("This is too long."))
+    order = None
+    if decision == "sanction":
+        duration = parse_positive(hours, maximum=MAX_HOURS) if hours.strip() else None
+        if kind not in MEMBER_KINDS:
+            errors.add("kind", _("Choose a sanction."))
+        if hours.strip() and duration is None:
+            errors.add("hours", _("Enter whole hours, 1 or more."))
+        if any(f not in FUNCTIONS for f in functions):
+            errors.add("functions", _("Choose among the listed functions."))
+        if not errors:
+            order = review.SanctionOrder(
+                kind=SanctionKind(kind),
+                duration_seconds=duration * 3600 if duration is not None else None,
+                functions=tuple(Function(f) for f in functions),
+                skip_warning_reason=skip_warning_reason.strip() or None)
+    if errors:
+        return _case_failed(request, uow, me, item_id, errors, values)
+    result = attempt(uow, lambda: review.do_decide(uow, acting=me, item_id=item_id,
+                                                   decision=Decision(decision), reason=reason,
+                                                   sanction=order))
+    if isinstance(result, QunguanError):
+        return _case_failed(request, uow, me, item_id, officer_explain(result, _), values)
+    return redirect(f"/officer/review/{item_id}?decided=1")

@@ -1,0 +1,186 @@
+"""Officers in a real browser: the review queue worked end to end, and an appeal decided by a
+second officer (four-eyes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from qunguan import screening
+from qunguan.enforcement import queries as enforcement_queries
+from qunguan.identity import actions as identity_actions
+from qunguan.identity import queries as identity_queries
+from qunguan.identity.models import AccountKind
+from qunguan.kernel.uow import UnitOfWork
+from qunguan.screening import Reason, ScreeningContext, Verdict, VerdictKind
+from tests.e2e.conftest import Browsers
+from tests.e2e.server import DESKTOP, LiveServer, make_group, seed_people
+
+TRIGGER = "待审"
+
+
+@pytest.fixture
+def holding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-send gate holds every text with the trigger (the server runs in this process),
+    whatever the active pack says: the queue, not the pack, is under test."""
+    real_gate = screening.gate
+
+    def gate(uow: UnitOfWork, context: ScreeningContext) -> Verdict:
+        if TRIGGER in context.text:
+            return Verdict(VerdictKind.HOLD, (Reason(
+                rule="e2e.hold", detector="test", text_zh="待人工审核",
+                text_en="Held for review", data={"severity": 3}),))
+        return real_gate(uow, context)
+
+    monkeypatch.setattr(screening, "gate", gate)
+
+
+def log_in(page: Page, person: Any) -> None:
+    page.goto("/login")
+    page.get_by_label("手机号").fill(person.phone)
+    page.get_by_label("密码").fill(person.password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def make_officer(server: LiveServer, key: str) -> None:
+    person = server.cast[key]
+    server.run(lambda uow: identity_actions.do_set_kind(
+        uow, acting=identity_queries.system_account(uow), account_id=person.id,
+        kind=AccountKind.OFFICER))
+
+
+def wait_for_item(page: Page, text: str) -> None:
+    """The outbox worker queues the held message within a moment; reload until it shows."""
+    deadline = time.monotonic() + 15
+    while True:
+        page.goto("/officer/review")
+        if page.get_by_role("link", name="条目").count() or text in page.content():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the held message never reached the review queue")
+        time.sleep(0.3)
+
+
+def post_held(page: Page, group_id: int, text: str) -> None:
+    page.goto(f"/groups/{group_id}")
+    page.get_by_label("消息").fill(text)
+    page.get_by_role("button", name="发送", exact=True).click()
+    expect(page.locator(".msg .text").last).to_have_text(text)
+    expect(page.locator(".msg").last).to_contain_text("审核完成前只有你能看到")
+
+
+def test_officer_works_the_review_queue(server: LiveServer, browsers: Browsers,
+                                        holding: Any) -> None:
+    seed_people(server, ("officer", "founder", "member", "member2"))
+    group_id = make_group(server, "founder", ("member", "member2"))
+    text = f"{TRIGGER}：明天上午九点全楼停水"
+
+    author = browsers.page()
+    log_in(author, server.cast["member"])
+    post_held(author, group_id, text)
+
+    reader = browsers.page()
+    log_in(reader, server.cast["member2"])
+    reader.goto(f"/groups/{group_id}")
+    expect(reader.get_by_text(text)).to_have_count(0)  # held: only its author sees it
+
+    officer = browsers.page(viewport=DESKTOP)
+    log_in(officer, server.cast["officer"])
+    wait_for_item(officer, text)
+    expect(officer.get_by_role("heading", name="审核队列")).to_be_visible()
+    officer.get_by_role("row").filter(has_text="发送前暂扣").get_by_role("link").first.click()
+    expect(officer.get_by_role("heading", name="消息及其上下文")).to_be_visible()
+    expect(officer.locator(".ctx-message.subject")).to_contain_text(text)
+
+    officer.get_by_role("button", name="认领").click()
+    expect(officer.get_by_text("已由你认领")).to_be_visible()
+    # Deciding without a reason: the error sits next to the field, nothing is decided.
+    officer.get_by_label("不予处理（放行暂扣的消息）").check()
+    officer.get_by_role("button", name="作出决定").click()
+    expect(officer.locator("#f-reason-error")).to_contain_text("请填写理由")
+    expect(officer.get_by_label("不予处理（放行暂扣的消息）")).to_be_checked()
+    # The keyboard alone can finish the decision.
+    officer.get_by_label("理由", exact=True).focus()
+    officer.keyboard.type("停水通知属实，放行")
+    officer.get_by_role("button", name="作出决定").focus()
+    officer.keyboard.press("Enter")
+    expect(officer.get_by_role("status")).to_contain_text("已处理")
+    expect(officer.locator("dl.facts")).to_contain_text("不予处理")
+
+    # The member sees the outcome: the message is delivered to the group.
+    reader.goto(f"/groups/{group_id}")
+    expect(reader.locator(".msg .text").last).to_have_text(text)
+    author.goto(f"/groups/{group_id}")
+    expect(author.locator(".msg").last).not_to_contain_text("审核完成前只有你能看到")
+
+
+def _api_token(server: LiveServer, key: str) -> str:
+    person = server.cast[key]
+    r = httpx.post(f"{server.url}/api/sessions",
+                   json={"phone": person.phone, "password": person.password})
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
+def test_member_appeals_and_another_officer_decides(server: LiveServer, browsers: Browsers,
+                                                    holding: Any) -> None:
+    seed_people(server, ("officer", "outsider", "founder", "member"))
+    make_officer(server, "outsider")
+    group_id = make_group(server, "founder", ("member",))
+    text = f"{TRIGGER}：据说食堂下周关门"
+
+    member = browsers.page()
+    log_in(member, server.cast["member"])
+    post_held(member, group_id, text)
+
+    first = browsers.page(viewport=DESKTOP)
+    log_in(first, server.cast["officer"])
+    wait_for_item(first, text)
+    first.get_by_role("row").filter(has_text="发送前暂扣").get_by_role("link").first.click()
+    first.get_by_role("button", name="认领").click()
+    first.get_by_label("删除并处罚").check()
+    first.get_by_label("理由", exact=True).fill("散布未经证实的消息")
+    first.get_by_label("处罚", exact=True).select_option("mute")
+    first.get_by_label("期限（小时）").fill("24")
+    first.get_by_role("button", name="作出决定").click()
+    expect(first.get_by_role("status")).to_contain_text("已处理")
+    expect(first.get_by_text("生效中").first).to_be_visible()
+
+    # The member appeals the sanction's statement of reasons (through the API: the member's
+    # own sanctions page belongs to the member pages).
+    token = _api_token(server, "member")
+    headers = {"Authorization": f"Bearer {token}"}
+    statements = httpx.get(f"{server.url}/api/me/statements", headers=headers).json()
+    mute = next(s for s in statements if s["sanction_id"] is not None)
+    r = httpx.post(f"{server.url}/api/me/statements/{mute['id']}/appeal", headers=headers,
+                   json={"text": "食堂确实贴出了通知，我只是转告。"})
+    assert r.status_code == 201, r.text
+    appeal_id = r.json()["id"]
+
+    # The officer who decided cannot decide the appeal: the page says why, with no form.
+    first.goto("/officer/appeals")
+    first.get_by_role("link", name=f"申诉 {appeal_id}").click()
+    expect(first.get_by_text("食堂确实贴出了通知，我只是转告。")).to_be_visible()
+    expect(first.get_by_text("四眼原则：原决定由你作出")).to_be_visible()
+    expect(first.get_by_role("button", name="作出决定")).to_have_count(0)
+
+    second = browsers.page(viewport=DESKTOP)
+    log_in(second, server.cast["outsider"])
+    second.goto("/officer/appeals")
+    second.get_by_role("link", name=f"申诉 {appeal_id}").click()
+    second.get_by_label("撤销原决定（解除处罚、恢复消息）").check()
+    second.get_by_label("理由", exact=True).fill("核实通知属实，撤销处罚")
+    second.get_by_role("button", name="作出决定").click()
+    expect(second.get_by_role("status")).to_contain_text("已处理")
+    expect(second.locator("dl.facts")).to_contain_text("已撤销")
+
+    def sanction_active(uow: UnitOfWork) -> bool:
+        account = identity_queries.get_account(uow, server.cast["member"].id)
+        return any(s["active"] for s in enforcement_queries.my_sanctions(uow, viewer=account))
+
+    assert server.run(sanction_active) is False

@@ -1,0 +1,167 @@
+"""The vote-buying detectors as a pure function of records (PAY-6): each pattern fires on its
+case and stays quiet on the normal look-alike next to it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from qunguan.envelopes.votebuying import (
+    Claim,
+    ElectionInfo,
+    EnvelopeRecord,
+    Thresholds,
+    alert_json,
+    detect,
+    is_festival,
+)
+
+VOTE = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # no festival near it
+GROUP = 1
+MEMBERS = list(range(100, 160))  # 60 members
+_ids = itertools.count(1)
+
+
+def election(**kw: object) -> ElectionInfo:
+    values: dict[str, object] = {
+        "id": 9, "name": "村委会换届", "starts_at": VOTE - timedelta(days=10),
+        "ends_at": VOTE + timedelta(days=1), "vote_at": VOTE, "group_ids": frozenset({GROUP})}
+    values.update(kw)
+    return ElectionInfo(**values)  # type: ignore[arg-type]
+
+
+def env(sender: int, at: datetime, amount: int, claimers: list[int], parts: int | None = None,
+        group: int = GROUP, members: int = 60) -> EnvelopeRecord:
+    claims = tuple(Claim(a, amount // max(1, len(claimers)), at + timedelta(minutes=1))
+                   for a in claimers)
+    return EnvelopeRecord(next(_ids), sender, group, amount, parts or max(1, len(claimers)), at,
+                          members, claims)
+
+
+def patterns(records: list[EnvelopeRecord], sender: int, now: datetime,
+             elections: list[ElectionInfo] | None = None,
+             t: Thresholds | None = None) -> set[str]:
+    found = detect(records, elections if elections is not None else [election()],
+                   sender_id=sender, group_id=GROUP, now=now, thresholds=t)
+    return {a.pattern for a in found}
+
+
+def test_candidate_sender_in_the_window() -> None:
+    at = VOTE - timedelta(days=3)
+    records = [env(7, at, 500, MEMBERS[:3])]
+    assert patterns(records, 7, at + timedelta(hours=1),
+                    [election(candidates=frozenset({7}))]) == {"candidate"}
+    relative = [env(8, at, 500, MEMBERS[:3])]
+    found = detect(relative, [election(associates={8: 7})], sender_id=8, group_id=GROUP,
+                   now=at + timedelta(hours=1))
+    assert [(a.pattern, a.details["role"], a.details["candidate_id"]) for a in found] == [
+        ("candidate", "associate", 7)]
+    # Outside the window (before the lead), or no election over the group: nothing.
+    early = [env(7, VOTE - timedelta(days=60), 500, MEMBERS[:3])]
+    assert patterns(early, 7, VOTE - timedelta(days=59),
+                    [election(candidates=frozenset({7}))]) == set()
+    assert patterns(records, 7, at + timedelta(hours=1), []) == set()
+
+
+def test_fanout_reaches_most_members() -> None:
+    at = VOTE - timedelta(days=2)
+    records = [env(5, at, 20_000, MEMBERS[:41])]
+    found = detect(records, [election()], sender_id=5, group_id=GROUP,
+                   now=at + timedelta(hours=2))
+    fanout = [a for a in found if a.pattern == "fanout"]
+    assert fanout, found
+    assert fanout[0].details["share"] == round(41 / 60, 3)
+    assert "41 of the group's 60 members" in fanout[0].explanation
+    assert fanout[0].details["timing"]["days_before_vote"] == 2.0
+    line = alert_json(fanout[0])
+    assert json.loads(json.dumps(line))["pattern"] == "fanout"
+    # A birthday envelope to a few members is not a fan-out.
+    small = [env(5, at, 2000, MEMBERS[:8])]
+    assert "fanout" not in patterns(small, 5, at + timedelta(hours=2))
+
+
+def test_festival_raises_the_bar() -> None:
+    spring = datetime(2027, 2, 6, 4, 0, tzinfo=UTC)  # Spring Festival 2027
+    assert is_festival(spring)
+    assert not is_festival(VOTE)
+    e = election(starts_at=spring - timedelta(days=5), ends_at=spring + timedelta(days=10),
+                 vote_at=spring + timedelta(days=9))
+    records = [env(5, spring, 8000, MEMBERS[:40])]
+    assert "fanout" not in patterns(records, 5, spring + timedelta(hours=1), [e])
+    plain = [env(5, VOTE - timedelta(days=1), 8000, MEMBERS[:40])]
+    assert "fanout" in patterns(plain, 5, VOTE - timedelta(hours=20))
+
+
+def test_rounds_to_the_same_members() -> None:
+    start = VOTE - timedelta(days=12)
+    records = [env(6, start + timedelta(days=2 * i), 1700, MEMBERS[:45][i:i + 40], parts=40)
+               for i in range(5)]
+    now = start + timedelta(days=9)
+    assert "rounds" in patterns(records, 6, now)
+    # Three envelopes claimed by different people are not rounds.
+    spread = [env(6, start + timedelta(days=3 * i), 1700, MEMBERS[i * 20:i * 20 + 10])
+              for i in range(3)]
+    assert "rounds" not in patterns(spread, 6, now)
+
+
+def test_splitting_many_small_envelopes() -> None:
+    at = VOTE - timedelta(days=4)
+    records = [env(4, at + timedelta(minutes=2 * i), 167, [MEMBERS[i]], parts=1)
+               for i in range(60)]
+    assert "splitting" in patterns(records, 4, at + timedelta(hours=2))
+    few = records[:3]
+    assert "splitting" not in patterns(few, 4, at + timedelta(hours=2))
+
+
+def test_collusion_of_several_senders() -> None:
+    base = VOTE - timedelta(days=6)
+    targets = MEMBERS[:30]
+    records = []
+    for day in (0, 2):
+        for k, sender in enumerate((11, 12, 13)):
+            records.append(env(sender, base + timedelta(days=day, minutes=10 * k), 3000,
+                               targets[k:k + 25]))
+    assert "collusion" in patterns(records, 11, base + timedelta(days=3))
+    once = records[:3]
+    assert "collusion" not in patterns(once, 11, base + timedelta(days=1))
+
+
+def test_jump_against_own_history_not_group_peak() -> None:
+    now = VOTE - timedelta(days=1)
+    history = [env(3, now - timedelta(days=d), 300, MEMBERS[:3]) for d in range(20, 80, 10)]
+    burst = [env(3, now - timedelta(days=1), 30_000, MEMBERS[:6])]
+    assert "jump" in patterns(history + burst, 3, now)
+    # When the whole group spikes alike, it is the season, not the sender.
+    others = [env(s, now - timedelta(days=1), 30_000, MEMBERS[:6]) for s in (20, 21, 22)]
+    baseline = [env(s, now - timedelta(days=d), 300, MEMBERS[:3])
+                for s in (20, 21, 22) for d in range(20, 80, 10)]
+    assert "jump" not in patterns(history + burst + others + baseline, 3, now)
+
+
+def test_claims_after_now_are_not_seen() -> None:
+    at = VOTE - timedelta(days=2)
+    records = [env(5, at, 20_000, MEMBERS[:41])]
+    assert "fanout" not in patterns(records, 5, at)  # claims come a minute later
+
+
+def test_thresholds_from_mapping_and_file(tmp_path: Path) -> None:
+    t = Thresholds.from_mapping({"fanout_share": 0.9, "rounds_min": 4})
+    assert (t.fanout_share, t.rounds_min, t.split_min_envelopes) == (0.9, 4, 6)
+    for bad in ({"nope": 1}, {"rounds_min": 2.5}, {"fanout_share": -1}, {"rounds_min": True},
+                {"fanout_share": "high"}):
+        with pytest.raises(ValueError, match="threshold"):
+            Thresholds.from_mapping(bad)
+    path = tmp_path / "t.json"
+    path.write_text('{"fanout_min_recipients": 3}')
+    assert Thresholds.from_file(path).fanout_min_recipients == 3
+    assert Thresholds.from_file(None) == Thresholds()
+    # The same records with a lower bar: a strict committee sees the small fan-out too.
+    at = VOTE - timedelta(days=2)
+    small = [env(5, at, 6000, MEMBERS[:5], members=8)]
+    assert "fanout" not in patterns(small, 5, at + timedelta(hours=1))
+    assert "fanout" in patterns(small, 5, at + timedelta(hours=1),
+                                t=Thresholds.from_mapping({"fanout_min_recipients": 3}))

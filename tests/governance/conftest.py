@@ -1,0 +1,3 @@
+"""Fixtures shared by the governance tests."""
+
+from tests.enforcement.review_helpers import postgresql_only  # noqa: F401  (the fixture)
