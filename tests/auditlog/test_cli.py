@@ -4,6 +4,7 @@ key rotation, and bad input to verify."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -81,9 +82,13 @@ def test_verify_rejects_bad_input_without_crashing(seeded: Qunguan, tmp_path: Pa
                  "--key", str(keys), code=2)
     assert "cannot read" in out
     flipped = tmp_path / "flipped.txt"
-    text_ = cp.read_text()
-    flipped.write_text(text_.replace("\n", "\n", 1)[:-3] + ("A" if text_[-3] != "A" else "B")
-                       + text_[-2:])
+    # Flip one bit inside the signature bytes. Editing the last base64 character is not
+    # enough: with 68 bytes its low bits are padding, which lenient decoders ignore.
+    body, _, sig_line = cp.read_text().rstrip("\n").rpartition("\n")
+    prefix, _, b64 = sig_line.rpartition(" ")
+    raw = bytearray(base64.b64decode(b64))
+    raw[10] ^= 0x01
+    flipped.write_text(f"{body}\n{prefix} {base64.b64encode(bytes(raw)).decode()}\n")
     out = seeded("auditlog", "verify", str(export), "--checkpoint", str(flipped), "--key",
                  str(keys), code=1)
     assert "checkpoint 1:" in out
