@@ -24,7 +24,7 @@ from tests.web.conftest import Web, errors_of
 
 PAGES = ["/officer", "/officer/review", "/officer/appeals", "/officer/sanctions",
          "/officer/debunks", "/officer/clusters", "/officer/policy", "/officer/elections",
-         "/officer/audit"]
+         "/officer/audit", "/officer/unmaskings"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -80,6 +80,12 @@ ACCESS = {
     "POST /officer/review/{item_id}/claim": "officer",
     "POST /officer/review/{item_id}/decide": "officer",
     "POST /officer/review/{item_id}/release": "officer",
+    "GET /officer/unmaskings": "officer",
+    "GET /officer/unmaskings/{request_id}": "officer",
+    "POST /officer/unmaskings": "officer",
+    "POST /officer/unmaskings/{request_id}/approve": "officer",
+    "POST /officer/unmaskings/{request_id}/reject": "officer",
+    "POST /officer/unmaskings/{request_id}/reveal": "officer",
 }
 
 

@@ -15,9 +15,11 @@ from qunguan.web.officer import (
     elections,
     policy,
     review,
+    unmasking,
 )
 
 # Mounted one by one (web.ROUTERS), so every page route stays a WebRoute that
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit))
+    m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
+                       unmasking))
