@@ -14,6 +14,7 @@ from qunguan.web.officer import (
     debunks,
     elections,
     policy,
+    retention,
     review,
     unmasking,
 )
@@ -22,4 +23,4 @@ from qunguan.web.officer import (
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
     m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
-                       unmasking))
+                       unmasking, retention))
