@@ -66,6 +66,8 @@ ACCESS = {
     "GET /officer/debunks": "officer",
     "GET /officer/debunks/{debunk_id}": "officer",
     "GET /officer/elections": "officer",
+    "POST /officer/elections": "officer",
+    "POST /officer/elections/{election_id}/cancel": "officer",
     "GET /officer/policy": "officer",
     "GET /officer/review": "officer",
     "GET /officer/review/{item_id}": "officer",
