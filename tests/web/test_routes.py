@@ -58,6 +58,7 @@ ACCESS = {
     "POST /groups/{group_id}/rules": "member",
     # the officer console: a login first, then officers only (tests/web/test_officer.py)
     "GET /officer": "officer",
+    "GET /officer/alerts": "officer",
     "GET /officer/appeals": "officer",
     "GET /officer/appeals/{appeal_id}": "officer",
     "GET /officer/audit": "officer",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from qunguan.web.officer import (
+    alerts,
     appeals,
     audit,
     clusters,
@@ -23,4 +24,4 @@ from qunguan.web.officer import (
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
     m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
-                       unmasking, retention))
+                       unmasking, retention, alerts))
