@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 import secrets
 import shutil
 import warnings
@@ -41,6 +42,13 @@ from tests.cast import Person, make_cast, pii_needles
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 VAULT_PATHS = ("/reveal",)  # responses of audited vault reads are exempt from the PII scan
+# The one web page that is a vault path: the requester's read of an approved unmasking. Only
+# its successful answer (a POST, 200) is exempt; its refusals and every other page are scanned.
+VAULT_PAGE = re.compile(r"/officer/unmaskings/\d+/reveal")
+
+
+def is_vault_page(method: str, path: str, status: int) -> bool:
+    return method == "POST" and status == 200 and VAULT_PAGE.fullmatch(path) is not None
 
 
 # --- PII guard: every response and log line of the suite is scanned -----------------------

@@ -4,7 +4,8 @@
 
 Starts a server over a fresh database, fills it through the actions (a held message, a
 decided case with a sanction and its appeal, debunks, a rumour forwarded across three groups,
-red envelopes, a signed audit checkpoint), logs an officer in with Chromium and saves
+red envelopes, an election with a candidate's envelope and its vote-buying alert, a legal hold,
+an unmasking request, a signed audit checkpoint), logs an officer in with Chromium and saves
 ``officer-<page>-<phone|desktop>.png``. Needs /usr/bin/chromium.
 """
 
@@ -24,6 +25,8 @@ from qunguan.auditlog import actions as audit_actions
 from qunguan.enforcement import Decision, SanctionKind, appeals, review
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.envelopes import actions as envelope_actions
+from qunguan.governance import HoldScope
+from qunguan.governance import actions as governance_actions
 from qunguan.groups import actions as group_actions
 from qunguan.groups.models import ElectionScope
 from qunguan.identity import actions as identity_actions
@@ -128,7 +131,7 @@ def seed(server: LiveServer) -> dict[str, int]:
     time.sleep(0.5)
     _post(server, "founder", groups[2], RUMOUR)
 
-    def bank(uow: UnitOfWork) -> None:
+    def bank(uow: UnitOfWork) -> int:
         system = identity_queries.system_account(uow)
         group_actions.do_declare_election(
             uow, acting=_account(uow, server, "officer"), name="第三届职工代表选举",
@@ -150,8 +153,22 @@ def seed(server: LiveServer) -> dict[str, int]:
                 uow, acting=founder, group_id=group_id, total_fen=(i + 1) * 1_000, parts=3,
                 split=envelope_actions.Split.LUCKY, idempotency_key=f"demo-envelope-{i}")
             envelope_actions.do_send_envelope(uow, plan, acting=founder)
-    server.run(bank)
-    time.sleep(1.0)  # the outbox assigns clusters and records hits
+        # The election's candidate sends one: a vote-buying alert (and a held envelope).
+        candidate = _account(uow, server, "member2")
+        envelope_actions.do_topup(uow, acting=candidate, amount_fen=20_000,
+                                  idempotency_key="demo-topup-candidate")
+        plan = envelope_actions.check_send_envelope(
+            uow, acting=candidate, group_id=groups[0], total_fen=8_800, parts=4,
+            split=envelope_actions.Split.LUCKY, idempotency_key="demo-envelope-candidate")
+        envelope_actions.do_send_envelope(uow, plan, acting=candidate)
+        officer = _account(uow, server, "officer")
+        governance_actions.do_place_hold(uow, acting=officer, scope=HoldScope.GROUP,
+                                         scope_id=groups[0], reason="纪检调查 2026-17 号")
+        return governance_actions.do_request_unmasking(
+            uow, acting=officer, case_id=first.id, reason="核实散布人事传言的账号",
+            account_id=server.cast["member"].id).id
+    unmasking_id = int(server.run(bank))
+    time.sleep(1.0)  # the outbox assigns clusters, records hits and runs the detectors
 
     def log(uow: UnitOfWork) -> None:
         system = identity_queries.system_account(uow)
@@ -159,7 +176,8 @@ def seed(server: LiveServer) -> dict[str, int]:
         audit_actions.do_sign_checkpoint(uow, acting=system, force=True)
         audit_actions.do_self_check(uow, acting=system)
     server.run(log)
-    return {"item": first.id, "case": second.id, "appeal": appeal_id}
+    return {"item": first.id, "case": second.id, "appeal": appeal_id,
+            "unmasking": unmasking_id}
 
 
 def log_in(page: Page, person: Any) -> None:
@@ -181,7 +199,10 @@ def shoot(out: Path) -> list[Path]:
                  "decided-case": f"/officer/review/{ids['case']}",
                  "sanctions": "/officer/sanctions", "debunks": "/officer/debunks",
                  "clusters": "/officer/clusters", "policy": "/officer/policy",
-                 "elections": "/officer/elections",
+                 "elections": "/officer/elections", "alerts": "/officer/alerts",
+                 "unmaskings": "/officer/unmaskings",
+                 "unmasking": f"/officer/unmaskings/{ids['unmasking']}",
+                 "holds": "/officer/holds", "retention": "/officer/retention",
                  "audit": "/officer/audit"}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -64,6 +64,25 @@ def test_pages_meet_contrast_labels_and_fit_a_phone(server: LiveServer, browsers
     assert fresh.evaluate(AUDIT)["low"] == []
 
 
+def test_officer_governance_pages_meet_contrast_labels_and_fit_a_phone(
+        server: LiveServer, browsers: Browsers, demo: dict[str, Any]) -> None:
+    """The console's unmasking, legal hold, retention, election and alert pages, and their
+    forms with every field wrong."""
+    phones = {p.key: p.phone for p in CAST}
+    page = browsers.page()
+    log_in(page, phones["officer"])
+    for path in ("/officer/unmaskings", "/officer/holds", "/officer/retention",
+                 "/officer/elections", "/officer/alerts"):
+        audit(page, path)
+    for path, button in (("/officer/unmaskings", "提出申请"), ("/officer/holds", "设立保全"),
+                         ("/officer/elections", "宣布")):
+        page.goto(path)
+        page.get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(".field.invalid").first).to_be_visible()
+        found = page.evaluate(AUDIT)
+        assert (found["low"], found["unlabelled"]) == ([], []), path
+
+
 def test_logging_in_with_the_keyboard_only(server: LiveServer, browsers: Browsers,
                                            demo: dict[str, Any]) -> None:
     page = browsers.page()

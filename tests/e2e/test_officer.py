@@ -1,5 +1,5 @@
-"""Officers in a real browser: the review queue worked end to end, and an appeal decided by a
-second officer (four-eyes)."""
+"""Officers in a real browser: the review queue worked end to end, an appeal decided by a
+second officer (four-eyes), and a dual-control unmasking read once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from qunguan import screening
+from qunguan.enforcement import ItemSource, SubjectType, review
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.identity import actions as identity_actions
 from qunguan.identity import queries as identity_queries
@@ -184,3 +185,65 @@ def test_member_appeals_and_another_officer_decides(server: LiveServer, browsers
         return any(s["active"] for s in enforcement_queries.my_sanctions(uow, viewer=account))
 
     assert server.run(sanction_active) is False
+
+
+def test_dual_control_unmasking(server: LiveServer, browsers: Browsers) -> None:
+    """Officer A asks to unmask a member for a case; A cannot approve it; officer B approves;
+    A reads the identity once (a page not kept by the browser); a second read is refused."""
+    seed_people(server, ("officer", "outsider", "founder", "member"))
+    make_officer(server, "outsider")
+    member = server.cast["member"]
+
+    def a_case(uow: UnitOfWork) -> int:
+        item, _new = review.open_item(
+            uow, acting=identity_queries.system_account(uow), source=ItemSource.REPORT,
+            subject_type=SubjectType.ACCOUNT, subject_id=member.id, group_id=None,
+            severity=2, rules=[{"rule": "report", "reason": "fraud"}], automated=False)
+        return item.id
+    case_id = int(server.run(a_case))
+
+    first = browsers.page(viewport=DESKTOP)
+    log_in(first, server.cast["officer"])
+    first.goto("/officer/unmaskings")
+    first.get_by_role("link", name="揭示身份").first.click()
+    expect(first.get_by_role("heading", name="揭示身份申请", exact=True)).to_be_visible()
+    # Without a reason: the error sits next to the field, the rest kept.
+    first.get_by_label("案件编号").fill(str(case_id))
+    first.get_by_label("账号编号").fill(str(member.id))
+    first.get_by_role("button", name="提出申请").click()
+    expect(first.locator("#f-reason-error")).to_have_text("请说明为何需要查看身份。")
+    expect(first.get_by_label("案件编号")).to_have_value(str(case_id))
+    first.get_by_label("理由", exact=True).fill("纪检调查 2026-17 号：核实举报人所述账号")
+    first.get_by_role("button", name="提出申请").click()
+    expect(first.get_by_role("status").first).to_contain_text("须经另一名官员批准")
+    expect(first.get_by_text("双重控制：申请由你提出")).to_be_visible()
+    expect(first.get_by_role("button", name="批准申请")).to_have_count(0)
+    request_url = first.url.split("?")[0]
+    request_id = request_url.rsplit("/", 1)[1]
+
+    second = browsers.page(viewport=DESKTOP)
+    log_in(second, server.cast["outsider"])
+    second.goto("/officer/unmaskings")
+    second.get_by_role("link", name=f"申请 {request_id}").click()
+    second.get_by_label("备注（可选）").fill("同意，限本案使用")
+    second.get_by_role("button", name="批准申请").click()
+    expect(second.get_by_role("status")).to_contain_text("已作出决定")
+    expect(second.get_by_role("button", name="查看一次")).to_have_count(0)  # only A reads
+
+    first.goto(request_url)
+    stale = browsers.page(viewport=DESKTOP)  # the same request open in a second tab
+    log_in(stale, server.cast["officer"])
+    stale.goto(request_url)
+    with first.expect_response(lambda r: r.url.endswith("/reveal")) as answer:
+        first.get_by_role("button", name="查看一次").click()
+    assert answer.value.status == 200
+    assert answer.value.headers["cache-control"].startswith("no-store")
+    expect(first.locator("#legal-name")).to_have_text(str(member.legal_name))
+    expect(first.locator("#id-number")).to_have_text(str(member.id_number))
+    assert first.url.endswith("/reveal")  # answered in place: no URL to open it again
+
+    stale.get_by_role("button", name="查看一次").click()
+    expect(stale.locator("#form-errors")).to_have_text("身份已显示过一次。如需再次查看，须重新申请。")
+    expect(stale.locator("#legal-name")).to_have_count(0)
+    first.goto(request_url)
+    expect(first.get_by_text("你已查看过")).to_be_visible()

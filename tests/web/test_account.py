@@ -192,3 +192,46 @@ def test_session_cookie_of_a_closed_session_is_a_login_again(web: Web, cast: Cas
     uow.close()
     assert web.get("/groups").status_code == 303
     assert Account  # the model is the account the cookie named
+
+
+def test_a_csrf_token_works_only_in_the_session_it_was_issued_in(web: Web, cast: Cast,
+                                                                  app: Any) -> None:
+    """Double submit alone would take any cookie and field that match; the token is also
+    bound to the session, so one from another session (or planted by a sibling site with its
+    own cookie) is refused, and logging in issues a new one."""
+    web.as_(cast.member)
+    mine = web.csrf()
+    assert web.post("/profile", {"display_name": "成员丁丁"}).status_code == 200
+    web.as_(cast.member2)
+    theirs = web.csrf()
+    assert theirs != mine
+    # member2's browser carrying member's token in both the cookie and the field.
+    web.client.cookies.set("qunguan_csrf", mine, domain="testserver.local")
+    r = web.client.post("/profile", data={"display_name": "被冒用", "csrf_token": mine},
+                        follow_redirects=False)
+    assert r.status_code == 403
+    assert "表单已过期" in r.text
+    r = web.client.post("/profile", data={"display_name": "被冒用"},
+                        headers={"X-CSRF-Token": mine}, follow_redirects=False)
+    assert r.status_code == 403
+    assert web.client.get("/api/me", headers=cast.member2.auth).json()["display_name"] == \
+        cast.member2.display_name
+    # A page opened with the stale cookie mints one that fits this session, and it works.
+    page = web.get("/profile")
+    fresh = web.client.cookies.get("qunguan_csrf")
+    assert fresh not in (None, mine)
+    assert f'value="{fresh}"' in page.text
+    r = web.client.post("/profile", data={"display_name": "成员戊戊", "csrf_token": fresh},
+                        follow_redirects=False)
+    assert r.status_code == 200
+    # Logging in replaces the token of the login form (bound to no session).
+    web.as_(None)
+    anonymous = web.csrf()
+    r = web.post("/login", {"phone": cast.member.phone, "password": cast.member.password})
+    assert r.status_code == 303
+    after = web.client.cookies.get("qunguan_csrf")
+    assert after not in (None, anonymous)
+    r = web.client.post("/profile", data={"display_name": "成员丁三", "csrf_token": anonymous},
+                        follow_redirects=False)
+    assert r.status_code == 403
+    assert web.post("/profile", {"display_name": "成员丁三"}).status_code == 200

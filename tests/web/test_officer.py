@@ -24,7 +24,8 @@ from tests.web.conftest import Web, errors_of
 
 PAGES = ["/officer", "/officer/review", "/officer/appeals", "/officer/sanctions",
          "/officer/debunks", "/officer/clusters", "/officer/policy", "/officer/elections",
-         "/officer/audit"]
+         "/officer/audit", "/officer/unmaskings", "/officer/holds", "/officer/retention",
+         "/officer/alerts"]
 
 
 @pytest.mark.parametrize("path", PAGES)

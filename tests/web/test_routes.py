@@ -58,6 +58,7 @@ ACCESS = {
     "POST /groups/{group_id}/rules": "member",
     # the officer console: a login first, then officers only (tests/web/test_officer.py)
     "GET /officer": "officer",
+    "GET /officer/alerts": "officer",
     "GET /officer/appeals": "officer",
     "GET /officer/appeals/{appeal_id}": "officer",
     "GET /officer/audit": "officer",
@@ -66,6 +67,8 @@ ACCESS = {
     "GET /officer/debunks": "officer",
     "GET /officer/debunks/{debunk_id}": "officer",
     "GET /officer/elections": "officer",
+    "POST /officer/elections": "officer",
+    "POST /officer/elections/{election_id}/cancel": "officer",
     "GET /officer/policy": "officer",
     "GET /officer/review": "officer",
     "GET /officer/review/{item_id}": "officer",
@@ -80,6 +83,16 @@ ACCESS = {
     "POST /officer/review/{item_id}/claim": "officer",
     "POST /officer/review/{item_id}/decide": "officer",
     "POST /officer/review/{item_id}/release": "officer",
+    "GET /officer/holds": "officer",
+    "POST /officer/holds": "officer",
+    "POST /officer/holds/{hold_id}/lift": "officer",
+    "GET /officer/retention": "officer",
+    "GET /officer/unmaskings": "officer",
+    "GET /officer/unmaskings/{request_id}": "officer",
+    "POST /officer/unmaskings": "officer",
+    "POST /officer/unmaskings/{request_id}/approve": "officer",
+    "POST /officer/unmaskings/{request_id}/reject": "officer",
+    "POST /officer/unmaskings/{request_id}/reveal": "officer",
 }
 
 

@@ -284,6 +284,46 @@ def list_items(uow: UnitOfWork, *, viewer: Account, status: ItemStatus = ItemSta
     return list(uow.session.scalars(stmt.limit(max(1, min(limit, MAX_PAGE)))))
 
 
+FINDINGS_SCAN = 2000  # items read at most for one page of findings
+
+
+def detector_findings(uow: UnitOfWork, *, viewer: Account, detector: str,
+                      subject_type: SubjectType | None = None, group_id: int | None = None,
+                      before_id: int | None = None,
+                      limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+    """What an automated detector reported to the queue (e.g. ``votebuying``: one rule per
+    red-envelope alert, with its explanation and evidence as recorded on the item), newest
+    item first, open and decided alike; with the ``before_id`` of the next page. Rules are
+    JSON, so the items are read in chunks and their rules filtered here."""
+    identity_queries.require_officer(viewer)
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(ReviewItem).where(ReviewItem.source == ItemSource.SCREENING,
+                                    ReviewItem.automated.is_(True))
+    if subject_type is not None:
+        stmt = stmt.where(ReviewItem.subject_type == subject_type)
+    if group_id is not None:
+        stmt = stmt.where(ReviewItem.group_id == group_id)
+    found: list[dict[str, Any]] = []
+    cursor, scanned = before_id, 0
+    while scanned < FINDINGS_SCAN:
+        page = stmt if cursor is None else stmt.where(ReviewItem.id < cursor)
+        chunk = list(uow.session.scalars(page.order_by(ReviewItem.id.desc()).limit(MAX_PAGE)))
+        for item in chunk:
+            scanned += 1
+            cursor = item.id
+            found.extend({"item_id": item.id, "item_status": item.status,
+                          "decision": item.decision, "group_id": item.group_id,
+                          "subject_type": item.subject_type, "subject_id": item.subject_id,
+                          "item_created_at": item.created_at, **rule}
+                         for rule in item.rules
+                         if isinstance(rule, dict) and rule.get("detector") == detector)
+            if len(found) >= limit:
+                return found, item.id
+        if len(chunk) < MAX_PAGE:
+            return found, None
+    return found, cursor
+
+
 def access_item(uow: UnitOfWork, *, viewer: Account, item_id: int) -> ReviewItem:
     identity_queries.require_officer(viewer)
     item = uow.session.get(ReviewItem, item_id)

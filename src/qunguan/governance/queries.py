@@ -40,6 +40,7 @@ from qunguan.messaging.models import Message
 from qunguan.screening.models import ScreeningHit
 
 list_unmaskings = unmasking.list_unmaskings  # every unmasking of the unit, for officers
+access_unmasking = unmasking.access_request  # one of them, for officers (not_found otherwise)
 
 CASE_CONTEXT = 5  # messages before and after a case's subject message that a case covers
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from qunguan.web.officer import (
+    alerts,
     appeals,
     audit,
     clusters,
@@ -14,10 +15,13 @@ from qunguan.web.officer import (
     debunks,
     elections,
     policy,
+    retention,
     review,
+    unmasking,
 )
 
 # Mounted one by one (web.ROUTERS), so every page route stays a WebRoute that
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit))
+    m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
+                       unmasking, retention, alerts))

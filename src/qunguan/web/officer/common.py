@@ -66,6 +66,21 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "invalid_policy_pack": (None, N_("The policy pack is not valid: see the problems "
                                           "listed below.")),
     "conflict": (None, N_("Someone changed this since you opened it. Reload the page.")),
+    # dual-control unmasking (identity.unmasking)
+    "same_officer": (None, N_("Dual control: another officer must approve or reject your own "
+                              "unmasking request.")),
+    "unmask_decided": (None, N_("This request was already approved or rejected.")),
+    "unmask_not_approved": (None, N_("A second officer has not approved this request (it "
+                                     "waits, or it was rejected).")),
+    "already_revealed": (None, N_("The identity was already shown once. A new request is "
+                                  "needed to see it again.")),
+    "reveal_window_passed": (None, N_("The time to read the approved identity has passed. "
+                                      "Make a new request.")),
+    "no_sealed_identity": ("account_id", N_("This account has no verified legal name and ID "
+                                            "number to unmask (it verified another way, or "
+                                            "not yet).")),
+    # legal holds (governance)
+    "hold_not_active": (None, N_("This legal hold was already lifted.")),
 }
 
 
