@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +279,28 @@ def test_mask_hides_every_kind_of_personal_number() -> None:
     masked = mask("身份证11010519491231002X，卡号6222 0212 3456 7890 128 手机138-1234-5678 完")
     assert masked == "身份证" + "•" * 18 + ",卡号" + "•" * 23 + " 手机" + "•" * 13 + " 完"
     assert mask("会议室 302，明天 9 点") == "会议室 302,明天 9 点"
+
+
+def test_flood_state_forgets_windows_from_another_files_later_times(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files are read one after another, so time steps back at the second file's start: the
+    first file's windows (later times) must still be purged, and a sender's count must not
+    include them."""
+    from qunguan.importers import audit
+    from qunguan.importers.events import ArchiveEvent
+    from qunguan.importers.pseudonyms import Pseudonyms
+
+    monkeypatch.setattr(audit, "FLOOD_PURGE_EVERY", 5)
+    tally = audit.Tally(Pseudonyms())
+    late = datetime(2024, 9, 1, tzinfo=UTC)
+    for i in range(4):  # file A: four senders near 1 September
+        audit._item(tally, i, ArchiveEvent("message", f"a{i}", late + timedelta(seconds=i), "g",
+                                           "wecom-archive", sender=f"s{i}", text="收到"))
+    early = datetime(2024, 6, 1, tzinfo=UTC)
+    for i in range(6):  # file B starts three months earlier; one sender, spaced out
+        item = audit._item(tally, i, ArchiveEvent(
+            "message", f"b{i}", early + timedelta(minutes=5 * i), "g", "wechat-csv",
+            sender="t", text="好的"))
+        assert item is not None
+        assert item.recent == 0
+    assert set(tally.flood) == {("g", "t")}

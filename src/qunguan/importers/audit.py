@@ -60,7 +60,7 @@ EXCERPT_CHARS = 300
 MAX_RUMOUR_COPIES = 200_000  # messages kept for clustering; beyond, counted only
 ERRORS_IN_REPORT = 200
 FLOOD_SECONDS = 60
-FLOOD_PURGE_EVERY = 50_000
+FLOOD_PURGE_EVERY = 10_000
 RUMOUR_DETECTORS = frozenset({"debunk", "debunk_review", "alarm"})
 
 
@@ -168,9 +168,11 @@ def _item(tally: Tally, index: int, event: ArchiveEvent) -> Item | None:
     tally.since_purge += 1
     if tally.since_purge >= FLOOD_PURGE_EVERY:
         # Forget senders silent for a minute, so the flood state holds only the active ones.
+        # abs(): files are read one after another, so time may step back at a file's start,
+        # and a window from another file's later times must go too, not stay for ever.
         tally.since_purge = 0
         tally.flood = {k: w for k, w in tally.flood.items()
-                       if w and (event.ts - w[-1]).total_seconds() <= FLOOD_SECONDS}
+                       if w and abs((event.ts - w[-1]).total_seconds()) <= FLOOD_SECONDS}
     window = tally.flood.get(key)
     if window is None:
         window = tally.flood[key] = deque()
