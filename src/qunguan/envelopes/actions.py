@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from qunguan import screening
 from qunguan.envelopes import export, ledger
@@ -339,7 +341,13 @@ def draw(split: str, remaining_parts: int, remaining_fen: int) -> int:
 
 def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
                       idempotency_key: str | None = None) -> EnvelopeClaim:
-    """Take one part. A retry with the Idempotency-Key of the first claim returns it."""
+    """Take one part. A retry with the Idempotency-Key of the first claim returns it.
+
+    The hot path of a red envelope, in as few round trips as its guarantees allow: the
+    envelope row locked (every claim of one envelope queues there), its counters moved, the
+    claim row inserted unless this member already holds one (the unique constraint answers,
+    no lookup first), the escrow → wallet transaction written by key, then the audit record
+    and the outbox event. Whatever fails, everything rolls back with the request."""
     identity_queries.require_verified(acting)
     # Authorise before taking the row lock, so a stranger's requests never make the group's
     # claimers wait behind them.
@@ -351,6 +359,50 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     assert envelope is not None  # envelopes are never deleted
     if envelope.recipient_id is not None and envelope.recipient_id != acting.id:
         raise QunguanError("not_recipient", "This envelope was sent to another member.")
+    now = uow.now()
+    if (envelope.status != EnvelopeStatus.OPEN or now >= envelope.expires_at
+            or envelope.remaining_parts == 0):
+        return _earlier_claim(uow, acting, envelope, idempotency_key, now)
+    amount = draw(envelope.split, envelope.remaining_parts, envelope.remaining_fen)
+    claim = _insert_claim(uow, envelope.id, acting.id, amount, now)
+    if claim is None:  # this member holds a claim already; nothing has changed yet
+        return _earlier_claim(uow, acting, envelope, idempotency_key, now)
+    envelope.remaining_parts -= 1
+    envelope.remaining_fen -= amount
+    if envelope.remaining_parts == 0:
+        envelope.status = str(EnvelopeStatus.CLAIMED)
+    # The claim row is this member's only one (unique constraint) and the envelope row is
+    # locked: the claim key cannot have been posted, so no lookup and no savepoint.
+    ledger.post_from_locked(
+        uow, source_key=ledger.escrow_key(envelope.id),
+        target=(ledger.wallet_key(acting.id), AccountKind.WALLET, acting.id), amount=amount,
+        idempotency_key=_claim_key(envelope.id, acting.id), kind="envelope_claim",
+        acting_id=acting.id, reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
+    record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
+    uow.emit(EventType.ENVELOPE_CLAIMED, group_id=envelope.group_id, envelope_id=envelope.id,
+             account_id=acting.id, amount_fen=amount,
+             remaining_parts=envelope.remaining_parts)
+    return claim
+
+
+def _insert_claim(uow: UnitOfWork, envelope_id: int, account_id: int, amount: int,
+                  now: datetime) -> EnvelopeClaim | None:
+    """The claim row, or None when the member already holds one (nothing inserted)."""
+    insert = pg_insert if _is_postgres(uow) else sqlite_insert
+    stmt = (insert(EnvelopeClaim).values(envelope_id=envelope_id, account_id=account_id,
+                                         amount_fen=amount, claimed_at=now)
+            .on_conflict_do_nothing(index_elements=["envelope_id", "account_id"])
+            .returning(EnvelopeClaim))
+    return uow.session.scalars(stmt).first()
+
+
+def _earlier_claim(uow: UnitOfWork, acting: Account, envelope: Envelope,
+                   idempotency_key: str | None, now: datetime) -> EnvelopeClaim:
+    """This member cannot take a new part (the envelope row is locked): their earlier claim
+    when this is a retry with its key; otherwise the reason, in this order: claimed already,
+    held, expired, empty."""
     mine = uow.session.scalar(select(EnvelopeClaim).where(
         EnvelopeClaim.envelope_id == envelope.id, EnvelopeClaim.account_id == acting.id))
     if mine is not None:
@@ -364,36 +416,10 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
         raise QunguanError("envelope_held", "The envelope is held for review under an "
                            "election policy.", reason=envelope.hold_reason)
     if envelope.status in (EnvelopeStatus.REFUNDED, EnvelopeStatus.REFUSED) or \
-            uow.now() >= envelope.expires_at:
+            now >= envelope.expires_at:
         raise QunguanError("envelope_expired", "The envelope has expired.",
                            expired_at=envelope.expires_at.isoformat())
-    if envelope.remaining_parts == 0:
-        raise QunguanError("envelope_empty", "Every part has been claimed.")
-    amount = draw(envelope.split, envelope.remaining_parts, envelope.remaining_fen)
-    envelope.remaining_parts -= 1
-    envelope.remaining_fen -= amount
-    if envelope.remaining_parts == 0:
-        envelope.status = str(EnvelopeStatus.CLAIMED)
-    claim = EnvelopeClaim(envelope_id=envelope.id, account_id=acting.id, amount_fen=amount,
-                          claimed_at=uow.now())
-    uow.session.add(claim)
-    uow.session.flush()
-    escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
-    assert escrow is not None
-    _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, acting.id), amount)],
-                             idempotency_key=_claim_key(envelope.id, acting.id),
-                             kind="envelope_claim", acting_id=acting.id,
-                             reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
-    # The claim row above moved the envelope's counters: a ledger transaction that already
-    # existed would leave them ahead of the escrow, so this must never happen.
-    assert created, f"claim of envelope {envelope.id} posted twice"
-    record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
-                 subject_id=envelope.id, group_id=envelope.group_id,
-                 extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
-    uow.emit(EventType.ENVELOPE_CLAIMED, group_id=envelope.group_id, envelope_id=envelope.id,
-             account_id=acting.id, amount_fen=amount,
-             remaining_parts=envelope.remaining_parts)
-    return claim
+    raise QunguanError("envelope_empty", "Every part has been claimed.")
 
 
 def _claim_key(envelope_id: int, account_id: int) -> str:
