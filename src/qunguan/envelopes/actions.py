@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from qunguan import screening
 from qunguan.envelopes import export, ledger
@@ -367,10 +368,7 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     claim = _insert_claim(uow, envelope.id, acting.id, amount, now)
     if claim is None:  # this member holds a claim already; nothing has changed yet
         return _earlier_claim(uow, acting, envelope, idempotency_key, now)
-    envelope.remaining_parts -= 1
-    envelope.remaining_fen -= amount
-    if envelope.remaining_parts == 0:
-        envelope.status = str(EnvelopeStatus.CLAIMED)
+    _take_part(uow, envelope, amount)
     # The claim row is this member's only one (unique constraint) and the envelope row is
     # locked: the claim key cannot have been posted, so no lookup and no savepoint.
     ledger.post_from_locked(
@@ -387,15 +385,31 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     return claim
 
 
+def _take_part(uow: UnitOfWork, envelope: Envelope, amount: int) -> None:
+    """The locked envelope's counters less one part of ``amount``, written at once on the
+    connection (no ORM flush on the hot path) and mirrored in the loaded row."""
+    parts, fen = envelope.remaining_parts - 1, envelope.remaining_fen - amount
+    status = str(EnvelopeStatus.CLAIMED) if parts == 0 else envelope.status
+    uow.session.connection().execute(
+        update(Envelope).where(Envelope.id == envelope.id)
+        .values(remaining_parts=parts, remaining_fen=fen, status=status))
+    for name, value in (("remaining_parts", parts), ("remaining_fen", fen), ("status", status)):
+        set_committed_value(envelope, name, value)
+
+
 def _insert_claim(uow: UnitOfWork, envelope_id: int, account_id: int, amount: int,
                   now: datetime) -> EnvelopeClaim | None:
-    """The claim row, or None when the member already holds one (nothing inserted)."""
+    """The claim row, or None when the member already holds one (nothing inserted). Runs on
+    the connection, past the ORM's bulk-insert machinery (the hot path); the row it answers
+    is not attached to the session."""
     insert = pg_insert if _is_postgres(uow) else sqlite_insert
-    stmt = (insert(EnvelopeClaim).values(envelope_id=envelope_id, account_id=account_id,
-                                         amount_fen=amount, claimed_at=now)
-            .on_conflict_do_nothing(index_elements=["envelope_id", "account_id"])
-            .returning(EnvelopeClaim))
-    return uow.session.scalars(stmt).first()
+    values = {"envelope_id": envelope_id, "account_id": account_id, "amount_fen": amount,
+              "claimed_at": now}
+    claim_id = uow.session.connection().execute(
+        insert(EnvelopeClaim).values(values)
+        .on_conflict_do_nothing(index_elements=["envelope_id", "account_id"])
+        .returning(EnvelopeClaim.id)).scalar()
+    return None if claim_id is None else EnvelopeClaim(id=claim_id, **values)
 
 
 def _earlier_claim(uow: UnitOfWork, acting: Account, envelope: Envelope,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -150,6 +150,19 @@ def _insert_postings(uow: UnitOfWork, transaction_id: int,
          for account_id, amount in amounts]))
 
 
+# The short path's statements, built once: they run on the connection, past the ORM.
+_NEW_TRANSACTION = insert(LedgerTransaction).returning(LedgerTransaction.id)
+_DEBIT_BY_KEY = (update(LedgerAccount)
+                 .where(LedgerAccount.key == bindparam("account_key"),
+                        (LedgerAccount.balance >= bindparam("fen")) | LedgerAccount.allow_negative)
+                 .values(balance=LedgerAccount.balance - bindparam("fen"))
+                 .returning(LedgerAccount.id))
+_CREDIT_BY_KEY = (update(LedgerAccount).where(LedgerAccount.key == bindparam("account_key"))
+                  .values(balance=LedgerAccount.balance + bindparam("fen"))
+                  .returning(LedgerAccount.id))
+_NEW_POSTINGS = insert(LedgerPosting)
+
+
 def post_from_locked(uow: UnitOfWork, *, source_key: str, target: tuple[str, AccountKind, int],
                      amount: int, idempotency_key: str, kind: str, acting_id: int,
                      reference: str) -> int:
@@ -163,31 +176,27 @@ def post_from_locked(uow: UnitOfWork, *, source_key: str, target: tuple[str, Acc
     savepoint, and the source is updated before the target without the id order of ``post``:
     no transaction waiting for the source can be holding the target, because none reaches
     the source without the lock the caller holds. Each account is read and updated in one
-    statement (``UPDATE … RETURNING``). Raises ``insufficient_funds`` like ``post``."""
+    statement (``UPDATE … RETURNING``); the rows loaded in the session are not refreshed.
+    Raises ``insufficient_funds`` like ``post``."""
     if amount <= 0:
         raise ValueError(f"a move is a positive amount of fen, not {amount}")
-    txn_id = uow.session.scalar(insert(LedgerTransaction).values(
-        idempotency_key=idempotency_key, kind=kind, reference=reference, acting_id=acting_id,
-        created_at=uow.now()).returning(LedgerTransaction.id))
-    assert txn_id is not None
-    source_id = uow.session.scalar(
-        update(LedgerAccount).where(LedgerAccount.key == source_key,
-                                    (LedgerAccount.balance >= amount)
-                                    | LedgerAccount.allow_negative)
-        .values(balance=LedgerAccount.balance - amount).returning(LedgerAccount.id)
-        .execution_options(synchronize_session=False))
+    conn = uow.session.connection()
+    txn_id = conn.execute(_NEW_TRANSACTION, {
+        "idempotency_key": idempotency_key, "kind": kind, "reference": reference,
+        "acting_id": acting_id, "created_at": uow.now()}).scalar_one()
+    source_id = conn.execute(_DEBIT_BY_KEY, {"account_key": source_key,
+                                             "fen": amount}).scalar()
     if source_id is None:
         raise _insufficient(uow, source_key, -amount)
     target_key, target_kind, owner_id = target
-    credit = (update(LedgerAccount).where(LedgerAccount.key == target_key)
-              .values(balance=LedgerAccount.balance + amount).returning(LedgerAccount.id)
-              .execution_options(synchronize_session=False))
-    target_id = uow.session.scalar(credit)
+    credit = {"account_key": target_key, "fen": amount}
+    target_id = conn.execute(_CREDIT_BY_KEY, credit).scalar()
     if target_id is None:  # the member's first money: open the wallet, then credit it
         get_or_create_account(uow, target_key, target_kind, owner_id)
-        target_id = uow.session.scalar(credit)
-        assert target_id is not None
-    _insert_postings(uow, txn_id, [(source_id, -amount), (target_id, amount)])
+        target_id = conn.execute(_CREDIT_BY_KEY, credit).scalar_one()
+    conn.execute(_NEW_POSTINGS, [
+        {"transaction_id": txn_id, "account_id": source_id, "amount": -amount},
+        {"transaction_id": txn_id, "account_id": target_id, "amount": amount}])
     return int(txn_id)
 
 
