@@ -24,11 +24,13 @@ from qunguan.envelopes.models import (
     AccountKind,
     Envelope,
     EnvelopeClaim,
+    EnvelopeFestivalTotal,
     EnvelopeStatus,
     LedgerAccount,
     Split,
 )
 from qunguan.envelopes.providers import get_provider
+from qunguan.envelopes.votebuying import festival_season
 from qunguan.groups import ElectionPolicy, Group
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
@@ -274,7 +276,8 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                 expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
                 refunded_fen=0, election_id=rule.election_id if rule else None,
                 election_policy=str(rule.policy) if rule else None,
-                hold_reason=rule.reason[:500] if held and rule else None)
+                hold_reason=rule.reason[:500] if held and rule else None,
+                group_member_count=plan.group.member_count)
             uow.session.add(envelope)
             uow.session.flush()
             escrow = ledger.get_or_create_account(uow, ledger.escrow_key(envelope.id),
@@ -290,6 +293,7 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
         return _same_envelope(_envelope_of(uow, first.reference if first else None),
                               plan.group.id, plan.total_fen, plan.parts, plan.split,
                               plan.recipient_id)
+    _add_to_festival_total(uow, envelope, +1)
     extra: dict[str, Any] = {"total_fen": plan.total_fen, "parts": plan.parts,
                              "split": str(plan.split), "recipient_id": plan.recipient_id,
                              "provider": provider.name, "election_id": envelope.election_id,
@@ -309,6 +313,23 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
         uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
                  sender_id=acting.id, **extra)
     return envelope
+
+
+def _add_to_festival_total(uow: UnitOfWork, envelope: Envelope, sign: int) -> None:
+    """Keep the sender's festival habit (``EnvelopeFestivalTotal``): the envelope's total
+    added (``sign`` +1, at the send) or taken back (-1, a refusal), when it was sent on a
+    festival day; one upsert, nothing on an ordinary day."""
+    season = festival_season(envelope.created_at)
+    if season is None:
+        return
+    insert = pg_insert if _is_postgres(uow) else sqlite_insert
+    stmt = insert(EnvelopeFestivalTotal).values(
+        sender_id=envelope.sender_id, group_id=envelope.group_id, season=season,
+        total_fen=sign * envelope.total_fen, envelopes=sign)
+    uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["sender_id", "group_id", "season"],
+        set_={"total_fen": EnvelopeFestivalTotal.total_fen + sign * envelope.total_fen,
+              "envelopes": EnvelopeFestivalTotal.envelopes + sign}))
 
 
 def _envelope_of(uow: UnitOfWork, reference: str | None) -> Envelope | None:
@@ -537,6 +558,7 @@ def do_refuse_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     assert amount == envelope.total_fen  # nothing is claimed from a held envelope
     given = _give_back(uow, envelope, acting, EnvelopeStatus.REFUSED)
     assert given, f"refusal of envelope {envelope.id} posted twice"
+    _add_to_festival_total(uow, envelope, -1)  # never given: not part of the habit
     record_audit(uow, EventType.ENVELOPE_REFUSED, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=envelope.group_id,
                  extra={"reason": reason, "amount_fen": amount,

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from qunguan.enforcement.models import Decision, ItemSource, ReviewItem, SubjectType
 from qunguan.enforcement.review import open_item
-from qunguan.envelopes import actions
+from qunguan.envelopes import actions, queries
 from qunguan.envelopes.models import (
     Envelope,
     EnvelopeAlert,
@@ -123,7 +123,8 @@ def group_records(uow: UnitOfWork, group: Group, days: float) -> list[EnvelopeRe
             claims.setdefault(c.envelope_id, []).append(
                 Claim(c.account_id, c.amount_fen, c.claimed_at))
     return [EnvelopeRecord(e.id, e.sender_id, e.group_id, e.total_fen, e.parts, e.created_at,
-                           group.member_count, tuple(claims.get(e.id, ())))
+                           e.group_member_count or group.member_count,
+                           tuple(claims.get(e.id, ())))
             for e in envelopes if e.status != EnvelopeStatus.REFUSED]
 
 
@@ -176,7 +177,8 @@ def run_detectors(uow: UnitOfWork, group_id: int, sender_id: int) -> list[Envelo
         return []  # the cheap exit for every group without an election
     records = group_records(uow, group, t.history_days)
     found = detect(records, elections, sender_id=sender_id, group_id=group_id,
-                   now=uow.now(), thresholds=t)
+                   now=uow.now(), thresholds=t,
+                   festival_totals=queries.festival_totals(uow, sender_id, group_id))
     return [row for alert in found if (row := _store(uow, alert)) is not None]
 
 

@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from qunguan.envelopes import ledger
-from qunguan.envelopes.models import Envelope, EnvelopeClaim, LedgerTransaction
+from qunguan.envelopes.models import (
+    Envelope,
+    EnvelopeClaim,
+    EnvelopeFestivalTotal,
+    LedgerTransaction,
+)
 from qunguan.envelopes.providers import PROVIDERS, get_provider
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
@@ -119,3 +124,12 @@ def volume_per_day(uow: UnitOfWork, *, viewer: Account, since: datetime
         .where(Envelope.created_at >= since)
         .group_by(day, Envelope.group_id).order_by(day, Envelope.group_id))
     return [(str(d), int(g), int(n), int(total or 0)) for d, g, n, total in rows]
+
+
+def festival_totals(uow: UnitOfWork, sender_id: int, group_id: int) -> dict[str, int]:
+    """What the sender gave in the group at each festival season ("spring:2027"), in fen:
+    the vote-buying detectors' festival habits."""
+    return {season: int(total) for season, total in uow.session.execute(
+        select(EnvelopeFestivalTotal.season, EnvelopeFestivalTotal.total_fen).where(
+            EnvelopeFestivalTotal.sender_id == sender_id,
+            EnvelopeFestivalTotal.group_id == group_id))}
