@@ -202,7 +202,7 @@ def test_own_festival_habit_separates_a_generous_giver_from_a_cover() -> None:
 def test_jump_needs_reach() -> None:
     at = VOTE - timedelta(days=2)
     history = [env(6, VOTE - timedelta(days=40), 1000, MEMBERS[:3])]
-    few = history + [env(6, at, 20_000, MEMBERS[:5]), env(6, at, 20_000, MEMBERS[5:10])]
+    few = [*history, env(6, at, 20_000, MEMBERS[:5]), env(6, at, 20_000, MEMBERS[5:10])]
     assert "jump" not in patterns(few, 6, at + timedelta(hours=2))
-    many = history + [env(6, at, 20_000, MEMBERS[:12]), env(6, at, 20_000, MEMBERS[12:24])]
+    many = [*history, env(6, at, 20_000, MEMBERS[:12]), env(6, at, 20_000, MEMBERS[12:24])]
     assert "jump" in patterns(many, 6, at + timedelta(hours=2))
