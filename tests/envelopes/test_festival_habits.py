@@ -84,6 +84,7 @@ def test_habitual_festival_giver_is_not_a_fanout(api: Api, cast: Cast, app: Any,
     path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000, '
                     '"fanout_festival_share": 0.5, "festival_habit_slack_fen": 0}')
     app.state.settings.votebuying_thresholds_file = path
+    app.state.settings.votebuying_at_send = False  # the outbox's detectors, after claims
     _to_spring_festival(api, cast, clock)
     declare(api, cast, clock, policy="disclose")
     group_id = cast.group["id"]

@@ -40,7 +40,7 @@ from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.uow import UnitOfWork, record_audit
-from qunguan.screening import ScreeningContext, VerdictKind
+from qunguan.screening import ALLOW, ScreeningContext, Verdict, VerdictKind
 
 _random = secrets.SystemRandom()
 
@@ -119,6 +119,23 @@ class SendPlan:
     ledger_key: str
     existing: Envelope | None  # a retry: the envelope the first request created
     election: ElectionRule | None = None
+    screening: Verdict = ALLOW  # the pre-send gate's verdict (hits recorded with the send)
+
+    @property
+    def held(self) -> bool:
+        return (self.election is not None and self.election.policy == ElectionPolicy.HOLD) \
+            or self.screening.kind == VerdictKind.HOLD
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why it waits for a reviewer, for the sender: the screening rules' reasons first
+        (what this envelope would complete), then the election's."""
+        if not self.held:
+            return None
+        texts = [f"{r.text_zh} {r.text_en}" for r in self.screening.reasons]
+        if self.election is not None and self.election.policy == ElectionPolicy.HOLD:
+            texts.append(self.election.reason)
+        return " ".join(texts)[:500]
 
 
 def _send_key(acting: Account, idempotency_key: str) -> str:
@@ -181,8 +198,8 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
         raise QunguanError("envelope_election_blocked", rule.reason,
                            election_id=rule.election_id, policy=str(rule.policy),
                            ends_at=ends.isoformat() if ends else None)
-    _screen(uow, acting, group, total_fen, parts, split, recipient_id)
-    return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule)
+    verdict = _screen(uow, acting, group, total_fen, parts, split, recipient_id)
+    return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule, verdict)
 
 
 def election_rule(uow: UnitOfWork, sender_id: int, group: Group) -> ElectionRule | None:
@@ -232,9 +249,12 @@ def _require_daily_room(uow: UnitOfWork, acting: Account, total_fen: int) -> Non
 
 
 def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, parts: int,
-            split: Split, recipient_id: int | None) -> None:
-    """The screening seam (issue 5 part 5): detectors see action "envelope" and the amounts
-    in ``extra``; a pre-send rule scoped to that action may block it."""
+            split: Split, recipient_id: int | None) -> Verdict:
+    """The screening gate for a send (issue 5 part 5): detectors see action "envelope" and
+    the amounts in ``extra`` (the vote-buying detector among them, ``envelopes.detector``).
+    A rule's ``block`` refuses the envelope (``envelope_blocked``); ``hold`` sends it held
+    for a reviewer (``do_send_envelope``); a ``label`` or ``confirm`` lets it go with the
+    hit recorded (an envelope has no label to show, and nothing to confirm)."""
     context = ScreeningContext(
         action="envelope", account_id=acting.id, account_verified=acting.is_verified,
         group_id=group.id, group_category=group.category, group_tier=group.tier, text="",
@@ -244,6 +264,7 @@ def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, part
     if verdict.kind == VerdictKind.BLOCK:
         raise QunguanError("envelope_blocked", "This envelope cannot be sent.",
                            reasons=verdict.public_reasons())
+    return verdict
 
 
 class _Duplicate(Exception):
@@ -266,7 +287,7 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
     try:
         with uow.savepoint():
             rule = plan.election
-            held = rule is not None and rule.policy == ElectionPolicy.HOLD
+            held = plan.held
             envelope = Envelope(
                 group_id=plan.group.id, sender_id=acting.id, recipient_id=plan.recipient_id,
                 split=str(plan.split), total_fen=plan.total_fen, parts=plan.parts,
@@ -276,7 +297,7 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                 expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
                 refunded_fen=0, election_id=rule.election_id if rule else None,
                 election_policy=str(rule.policy) if rule else None,
-                hold_reason=rule.reason[:500] if held and rule else None,
+                hold_reason=plan.hold_reason,
                 group_member_count=plan.group.member_count)
             uow.session.add(envelope)
             uow.session.flush()
@@ -300,19 +321,34 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                              "election_policy": envelope.election_policy}
     record_audit(uow, EventType.ENVELOPE_SENT, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=plan.group.id, extra=extra)
+    # Every screening rule that fired (shadow ones too) is kept, as for a message.
+    screening.record_hits(uow, plan.screening, message_id=None, group_id=plan.group.id,
+                          account_id=acting.id)
     if envelope.status == EnvelopeStatus.HELD:
         # Members do not see it until a reviewer releases it; the sender is told why.
+        rules = _screening_holds(plan.screening)
         record_audit(uow, EventType.ENVELOPE_HELD, acting=acting, subject_type="envelope",
                      subject_id=envelope.id, group_id=plan.group.id,
-                     extra={"election_id": envelope.election_id, "reason": envelope.hold_reason})
+                     extra={"election_id": envelope.election_id, "reason": envelope.hold_reason,
+                            "rules": [r["rule"] for r in rules]})
         uow.emit(EventType.ENVELOPE_HELD, account_ids=(acting.id,), envelope_id=envelope.id,
                  target_group_id=plan.group.id, sender_id=acting.id,
                  election_id=envelope.election_id, reason=envelope.hold_reason,
-                 total_fen=plan.total_fen, parts=plan.parts)
+                 total_fen=plan.total_fen, parts=plan.parts, screening=rules)
     else:
         uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
                  sender_id=acting.id, **extra)
     return envelope
+
+
+def _screening_holds(verdict: Verdict) -> list[dict[str, Any]]:
+    """The enforced screening rules that hold the envelope, with what their detectors saw,
+    for the review item (``handlers.on_envelope_held``)."""
+    return [{"rule": h.rule, "detector": h.detectors, "severity": h.severity,
+             "explanation": " ".join(str(s.evidence.get("explanation", "")) for s in h.signals
+                                     ).strip() or h.reason.text_en,
+             "signals": [s.public() for s in h.signals]}
+            for h in verdict.hits if h.mode == "enforce" and h.action == VerdictKind.HOLD]
 
 
 def _add_to_festival_total(uow: UnitOfWork, envelope: Envelope, sign: int) -> None:
@@ -448,8 +484,9 @@ def _earlier_claim(uow: UnitOfWork, acting: Account, envelope: Envelope,
         raise QunguanError("already_claimed", "You have already claimed this envelope.",
                            amount_fen=mine.amount_fen)
     if envelope.status == EnvelopeStatus.HELD:
-        raise QunguanError("envelope_held", "The envelope is held for review under an "
-                           "election policy.", reason=envelope.hold_reason)
+        # Why it is held is for its sender and officers (GET /api/envelopes/{id}), not for
+        # a member trying to open it.
+        raise QunguanError("envelope_held", "The envelope is held for review.")
     if envelope.status in (EnvelopeStatus.REFUNDED, EnvelopeStatus.REFUSED) or \
             now >= envelope.expires_at:
         raise QunguanError("envelope_expired", "The envelope has expired.",

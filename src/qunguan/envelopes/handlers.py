@@ -53,17 +53,28 @@ MAX_EVIDENCE_ENVELOPES = 100
 
 
 def on_envelope_held(uow: UnitOfWork, event: Event) -> None:
-    """A held envelope waits for a reviewer: dismiss releases it, remove refuses it."""
+    """A held envelope waits for a reviewer: dismiss releases it, remove refuses it. It was
+    held by the election's policy, or by the screening rules named in the event (a send that
+    would complete a vote-buying pattern), each with its explanation and the evidence."""
     envelope = uow.session.get(Envelope, int(event.payload["envelope_id"]))
     if envelope is None or envelope.status != EnvelopeStatus.HELD:
         return
     system = identity_queries.system_account(uow)
+    proof = evidence(uow, [envelope.id], [], envelope.election_id)
+    held_by = event.payload.get("screening") or []
+    rules = [{"rule": str(r["rule"]), "detector": str(r["detector"]), "automated": True,
+              "source": ItemSource.HELD, "explanation": str(r["explanation"]),
+              "evidence": {**proof, "signals": r.get("signals", [])}}
+             for r in held_by if isinstance(r, dict)]
+    if not rules:
+        rules = [{"rule": "election_hold", "detector": "election", "automated": True,
+                  "source": ItemSource.HELD, "explanation": envelope.hold_reason,
+                  "evidence": proof}]
+    severity = max([SEVERITY_HELD] + [int(r.get("severity", 0)) for r in held_by
+                                      if isinstance(r, dict)])
     open_item(uow, acting=system, source=ItemSource.HELD, subject_type=SubjectType.ENVELOPE,
-              subject_id=envelope.id, group_id=envelope.group_id, severity=SEVERITY_HELD,
-              rules=[{"rule": "election_hold", "detector": "election", "automated": True,
-                      "source": ItemSource.HELD, "explanation": envelope.hold_reason,
-                      "evidence": evidence(uow, [envelope.id], [], envelope.election_id)}],
-              automated=True)
+              subject_id=envelope.id, group_id=envelope.group_id, severity=severity,
+              rules=rules, automated=True)
 
 
 def on_review_item_decided(uow: UnitOfWork, event: Event) -> None:
