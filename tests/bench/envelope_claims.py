@@ -199,12 +199,24 @@ async def http_load(url: str, tokens: list[str], envelopes: list[int], clients: 
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
 
         async def worker(i: int) -> None:
-            headers = _headers(tokens[i])
             for envelope_id in rotated(envelopes, i, clients):
                 if time.perf_counter() >= deadline:
                     return
+                # Claims carry an Idempotency-Key, so a request whose connection broke (the
+                # server closing an idle keep-alive connection as the next request left, on a
+                # loaded machine) is retried as a real client would: at most once taken.
+                headers = _headers(tokens[i], f"bench-{i}-{envelope_id}")
                 start = time.perf_counter()
-                r = await client.post(f"/api/envelopes/{envelope_id}/claim", headers=headers)
+                for attempt in range(3):
+                    try:
+                        r = await client.post(f"/api/envelopes/{envelope_id}/claim",
+                                              headers=headers)
+                        break
+                    except httpx.TransportError as exc:
+                        if attempt == 2:
+                            raise
+                        name = f"retried_after_{type(exc).__name__}"
+                        errors[name] = errors.get(name, 0) + 1
                 if r.status_code == 200:
                     latencies.append(time.perf_counter() - start)
                 else:
