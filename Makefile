@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 help:
 	@echo "make run    - migrate, seed the demo institution and start the server (SQLite)"
 	@echo "make test   - pytest (SQLite and PostgreSQL), ruff, mypy --strict, import-linter"
-	@echo "make bench  - HTTP throughput, gate latency, rumour matching, audit log benchmarks, write BENCHMARKS.md"
+	@echo "make bench  - HTTP throughput, gate latency, rumour matching, audit log, envelope claims benchmarks, write BENCHMARKS.md"
 	@echo "make eval   - rumour matching evaluation on ../shared/data (docs/evaluation.md)"
 	@echo "make train-alarm - rebuild the alarm-claim model from ../shared/data (docs/rumors.md)"
 	@echo "make lint   - ruff, mypy and import-linter only"
@@ -50,6 +50,7 @@ bench: $(BIN)/qunguan
 	$(BIN)/python -m tests.bench.auditlog
 	$(BIN)/python -m tests.bench.audit_archive
 	$(BIN)/python -m tests.bench.web_chat_page
+	$(BIN)/python -m tests.bench.envelope_claims
 
 # Evaluations on the research data beside the checkout (../shared/data); skips when absent.
 eval: $(BIN)/qunguan

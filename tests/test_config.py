@@ -80,6 +80,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "envelope_strict_max_fen": ("8000", 8000),
     "votebuying_thresholds_file": ("/srv/votebuying.json", Path("/srv/votebuying.json")),
     "votebuying_enabled": ("false", False),
+    "votebuying_at_send": ("false", False),
 }
 
 

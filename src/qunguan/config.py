@@ -218,6 +218,11 @@ class Settings(BaseSettings):
         True, description="Run the vote-buying detectors on sent and claimed red envelopes "
         "(from the outbox) and queue their alerts for review.",
     )
+    votebuying_at_send: bool = Field(
+        True, description="Also run the vote-buying detector in the screening gate before a "
+        "red envelope is sent, so that the policy pack can hold an envelope that would "
+        "complete a pattern before money moves (off: after the send only).",
+    )
     payment_provider: str = Field(
         "sandbox", min_length=1, max_length=32, description="The payment provider that holds "
         "members' funds (PAY-1); the built-in `sandbox` is test money.",

@@ -247,6 +247,7 @@ def test_detectors_alert_from_the_outbox_with_evidence(api: Api, cast: Cast, app
     path = tmp_path / "thresholds.json"
     path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000}')
     app.state.settings.votebuying_thresholds_file = path
+    app.state.settings.votebuying_at_send = False  # after the send only (see test_send_screening)
     topup(api, cast.founder, 10_000)
     declare(api, cast, clock, policy="disclose")
     envelope = send(api, cast.founder, cast.group["id"], 4000, 4, split="fixed").json()

@@ -17,6 +17,8 @@ from qunguan.envelopes.votebuying import (
     Thresholds,
     alert_json,
     detect,
+    earlier_seasons,
+    festival_season,
     is_festival,
 )
 
@@ -133,10 +135,10 @@ def test_collusion_of_several_senders() -> None:
 def test_jump_against_own_history_not_group_peak() -> None:
     now = VOTE - timedelta(days=1)
     history = [env(3, now - timedelta(days=d), 300, MEMBERS[:3]) for d in range(20, 80, 10)]
-    burst = [env(3, now - timedelta(days=1), 30_000, MEMBERS[:6])]
+    burst = [env(3, now - timedelta(days=1), 30_000, MEMBERS[:20])]  # a third of the group
     assert "jump" in patterns(history + burst, 3, now)
     # When the whole group spikes alike, it is the season, not the sender.
-    others = [env(s, now - timedelta(days=1), 30_000, MEMBERS[:6]) for s in (20, 21, 22)]
+    others = [env(s, now - timedelta(days=1), 30_000, MEMBERS[:20]) for s in (20, 21, 22)]
     baseline = [env(s, now - timedelta(days=d), 300, MEMBERS[:3])
                 for s in (20, 21, 22) for d in range(20, 80, 10)]
     assert "jump" not in patterns(history + burst + others + baseline, 3, now)
@@ -165,3 +167,42 @@ def test_thresholds_from_mapping_and_file(tmp_path: Path) -> None:
     assert "fanout" not in patterns(small, 5, at + timedelta(hours=1))
     assert "fanout" in patterns(small, 5, at + timedelta(hours=1),
                                 t=Thresholds.from_mapping({"fanout_min_recipients": 3}))
+
+
+def test_festival_seasons_are_named() -> None:
+    assert festival_season(datetime(2027, 2, 6, 4, 0, tzinfo=UTC)) == "spring:2027"
+    assert festival_season(datetime(2027, 2, 4, 20, 0, tzinfo=UTC)) == "spring:2027"  # eve
+    assert festival_season(datetime(2026, 10, 3, 4, 0, tzinfo=UTC)) == "national:2026"
+    assert festival_season(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == "new_year:2027"
+    assert festival_season(VOTE) is None
+    assert earlier_seasons("spring:2027", 2) == ["spring:2026", "spring:2025"]
+
+
+def test_own_festival_habit_separates_a_generous_giver_from_a_cover() -> None:
+    spring = datetime(2027, 2, 6, 4, 0, tzinfo=UTC)
+    e = election(starts_at=spring - timedelta(days=5), ends_at=spring + timedelta(days=10),
+                 vote_at=spring + timedelta(days=9))
+    # 600 yuan on three Spring Festival days, reaching 50 of 60 members.
+    records = [env(5, spring + timedelta(days=d), 20_000, MEMBERS[d * 10:d * 10 + 30])
+               for d in range(3)]
+    now = spring + timedelta(days=2, hours=1)
+
+    def fanout(totals: dict[str, int] | None) -> bool:
+        return any(a.pattern == "fanout" for a in detect(
+            records, [e], sender_id=5, group_id=GROUP, now=now, festival_totals=totals))
+
+    assert fanout(None)  # no history: no habit
+    assert not fanout({"spring:2026": 45_000})  # gave 450 yuan last year: their usual
+    assert not fanout({"spring:2025": 45_000, "spring:2026": 10_000})  # the larger year
+    assert fanout({"spring:2026": 15_000})  # 600 > 2 × 150 + 200: beyond the habit
+    assert fanout({"national:2026": 90_000})  # another festival's habit does not count
+    assert fanout({"spring:2024": 90_000})  # too long ago (festival_habit_years)
+
+
+def test_jump_needs_reach() -> None:
+    at = VOTE - timedelta(days=2)
+    history = [env(6, VOTE - timedelta(days=40), 1000, MEMBERS[:3])]
+    few = [*history, env(6, at, 20_000, MEMBERS[:5]), env(6, at, 20_000, MEMBERS[5:10])]
+    assert "jump" not in patterns(few, 6, at + timedelta(hours=2))
+    many = [*history, env(6, at, 20_000, MEMBERS[:12]), env(6, at, 20_000, MEMBERS[12:24])]
+    assert "jump" in patterns(many, 6, at + timedelta(hours=2))

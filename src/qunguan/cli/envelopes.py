@@ -131,6 +131,9 @@ def run_replay(lines: list[dict[str, Any]], database_url: str | None = None,
             # would stop never reach the detectors. --enforce-limits keeps them.
             settings.election_strict_policy = "disclose"
             settings.envelope_strict_max_fen = settings.envelope_max_fen
+            # Nor the send-time hold of the vote-buying detector: held envelopes cannot be
+            # claimed, and the post-send detectors would then see fewer claims.
+            settings.votebuying_at_send = False
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
         try:
@@ -149,8 +152,9 @@ def replay(
                                              "stdout.")] = None,
     database_url: Annotated[str | None, typer.Option(help="An empty database to replay into "
                                                      "(default: a temporary SQLite file).")] = None,
-    enforce_limits: Annotated[bool, typer.Option(help="Keep the strict-category cap and "
-                                                 "election floor of the settings.")] = False,
+    enforce_limits: Annotated[bool, typer.Option(help="Keep the strict-category cap, the "
+                                                 "election floor and the send-time "
+                                                 "vote-buying hold of the settings.")] = False,
 ) -> None:
     """Run a scenario through the real ledger and detectors on a fresh database; one JSON
     alert per line (pattern, sender, group, election, envelopes, time of alert)."""

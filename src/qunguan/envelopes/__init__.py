@@ -5,10 +5,13 @@ mirrors every movement in an append-only ledger of integer fen. Other capabiliti
 import it: it sits above messaging, groups and identity, as enforcement does.
 """
 
+from qunguan.envelopes import detector as _detector
 from qunguan.envelopes import (
     errors,  # noqa: F401  (defines the error codes)
     handlers,  # noqa: F401  (registers the outbox handlers)
 )
 from qunguan.envelopes.models import Split
+
+_detector.register()  # the vote-buying detector of the screening gate
 
 __all__ = ["Split"]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from qunguan import screening
 from qunguan.envelopes import export, ledger
@@ -21,11 +24,13 @@ from qunguan.envelopes.models import (
     AccountKind,
     Envelope,
     EnvelopeClaim,
+    EnvelopeFestivalTotal,
     EnvelopeStatus,
     LedgerAccount,
     Split,
 )
 from qunguan.envelopes.providers import get_provider
+from qunguan.envelopes.votebuying import festival_season
 from qunguan.groups import ElectionPolicy, Group
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
@@ -35,7 +40,7 @@ from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.restrictions import Function, require_allowed
 from qunguan.kernel.uow import UnitOfWork, record_audit
-from qunguan.screening import ScreeningContext, VerdictKind
+from qunguan.screening import ALLOW, ScreeningContext, Verdict, VerdictKind
 
 _random = secrets.SystemRandom()
 
@@ -114,6 +119,23 @@ class SendPlan:
     ledger_key: str
     existing: Envelope | None  # a retry: the envelope the first request created
     election: ElectionRule | None = None
+    screening: Verdict = ALLOW  # the pre-send gate's verdict (hits recorded with the send)
+
+    @property
+    def held(self) -> bool:
+        return (self.election is not None and self.election.policy == ElectionPolicy.HOLD) \
+            or self.screening.kind == VerdictKind.HOLD
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why it waits for a reviewer, for the sender: the screening rules' reasons first
+        (what this envelope would complete), then the election's."""
+        if not self.held:
+            return None
+        texts = [f"{r.text_zh} {r.text_en}" for r in self.screening.reasons]
+        if self.election is not None and self.election.policy == ElectionPolicy.HOLD:
+            texts.append(self.election.reason)
+        return " ".join(texts)[:500]
 
 
 def _send_key(acting: Account, idempotency_key: str) -> str:
@@ -176,8 +198,8 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
         raise QunguanError("envelope_election_blocked", rule.reason,
                            election_id=rule.election_id, policy=str(rule.policy),
                            ends_at=ends.isoformat() if ends else None)
-    _screen(uow, acting, group, total_fen, parts, split, recipient_id)
-    return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule)
+    verdict = _screen(uow, acting, group, total_fen, parts, split, recipient_id)
+    return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule, verdict)
 
 
 def election_rule(uow: UnitOfWork, sender_id: int, group: Group) -> ElectionRule | None:
@@ -227,9 +249,12 @@ def _require_daily_room(uow: UnitOfWork, acting: Account, total_fen: int) -> Non
 
 
 def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, parts: int,
-            split: Split, recipient_id: int | None) -> None:
-    """The screening seam (issue 5 part 5): detectors see action "envelope" and the amounts
-    in ``extra``; a pre-send rule scoped to that action may block it."""
+            split: Split, recipient_id: int | None) -> Verdict:
+    """The screening gate for a send (issue 5 part 5): detectors see action "envelope" and
+    the amounts in ``extra`` (the vote-buying detector among them, ``envelopes.detector``).
+    A rule's ``block`` refuses the envelope (``envelope_blocked``); ``hold`` sends it held
+    for a reviewer (``do_send_envelope``); a ``label`` or ``confirm`` lets it go with the
+    hit recorded (an envelope has no label to show, and nothing to confirm)."""
     context = ScreeningContext(
         action="envelope", account_id=acting.id, account_verified=acting.is_verified,
         group_id=group.id, group_category=group.category, group_tier=group.tier, text="",
@@ -239,6 +264,7 @@ def _screen(uow: UnitOfWork, acting: Account, group: Group, total_fen: int, part
     if verdict.kind == VerdictKind.BLOCK:
         raise QunguanError("envelope_blocked", "This envelope cannot be sent.",
                            reasons=verdict.public_reasons())
+    return verdict
 
 
 class _Duplicate(Exception):
@@ -261,7 +287,7 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
     try:
         with uow.savepoint():
             rule = plan.election
-            held = rule is not None and rule.policy == ElectionPolicy.HOLD
+            held = plan.held
             envelope = Envelope(
                 group_id=plan.group.id, sender_id=acting.id, recipient_id=plan.recipient_id,
                 split=str(plan.split), total_fen=plan.total_fen, parts=plan.parts,
@@ -271,7 +297,8 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                 expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
                 refunded_fen=0, election_id=rule.election_id if rule else None,
                 election_policy=str(rule.policy) if rule else None,
-                hold_reason=rule.reason[:500] if held and rule else None)
+                hold_reason=plan.hold_reason,
+                group_member_count=plan.group.member_count)
             uow.session.add(envelope)
             uow.session.flush()
             escrow = ledger.get_or_create_account(uow, ledger.escrow_key(envelope.id),
@@ -287,25 +314,58 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
         return _same_envelope(_envelope_of(uow, first.reference if first else None),
                               plan.group.id, plan.total_fen, plan.parts, plan.split,
                               plan.recipient_id)
+    _add_to_festival_total(uow, envelope, +1)
     extra: dict[str, Any] = {"total_fen": plan.total_fen, "parts": plan.parts,
                              "split": str(plan.split), "recipient_id": plan.recipient_id,
                              "provider": provider.name, "election_id": envelope.election_id,
                              "election_policy": envelope.election_policy}
     record_audit(uow, EventType.ENVELOPE_SENT, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=plan.group.id, extra=extra)
+    # Every screening rule that fired (shadow ones too) is kept, as for a message.
+    screening.record_hits(uow, plan.screening, message_id=None, group_id=plan.group.id,
+                          account_id=acting.id)
     if envelope.status == EnvelopeStatus.HELD:
         # Members do not see it until a reviewer releases it; the sender is told why.
+        rules = _screening_holds(plan.screening)
         record_audit(uow, EventType.ENVELOPE_HELD, acting=acting, subject_type="envelope",
                      subject_id=envelope.id, group_id=plan.group.id,
-                     extra={"election_id": envelope.election_id, "reason": envelope.hold_reason})
+                     extra={"election_id": envelope.election_id, "reason": envelope.hold_reason,
+                            "rules": [r["rule"] for r in rules]})
         uow.emit(EventType.ENVELOPE_HELD, account_ids=(acting.id,), envelope_id=envelope.id,
                  target_group_id=plan.group.id, sender_id=acting.id,
                  election_id=envelope.election_id, reason=envelope.hold_reason,
-                 total_fen=plan.total_fen, parts=plan.parts)
+                 total_fen=plan.total_fen, parts=plan.parts, screening=rules)
     else:
         uow.emit(EventType.ENVELOPE_SENT, group_id=plan.group.id, envelope_id=envelope.id,
                  sender_id=acting.id, **extra)
     return envelope
+
+
+def _screening_holds(verdict: Verdict) -> list[dict[str, Any]]:
+    """The enforced screening rules that hold the envelope, with what their detectors saw,
+    for the review item (``handlers.on_envelope_held``)."""
+    return [{"rule": h.rule, "detector": h.detectors, "severity": h.severity,
+             "explanation": " ".join(str(s.evidence.get("explanation", "")) for s in h.signals
+                                     ).strip() or h.reason.text_en,
+             "signals": [s.public() for s in h.signals]}
+            for h in verdict.hits if h.mode == "enforce" and h.action == VerdictKind.HOLD]
+
+
+def _add_to_festival_total(uow: UnitOfWork, envelope: Envelope, sign: int) -> None:
+    """Keep the sender's festival habit (``EnvelopeFestivalTotal``): the envelope's total
+    added (``sign`` +1, at the send) or taken back (-1, a refusal), when it was sent on a
+    festival day; one upsert, nothing on an ordinary day."""
+    season = festival_season(envelope.created_at)
+    if season is None:
+        return
+    insert = pg_insert if _is_postgres(uow) else sqlite_insert
+    stmt = insert(EnvelopeFestivalTotal).values(
+        sender_id=envelope.sender_id, group_id=envelope.group_id, season=season,
+        total_fen=sign * envelope.total_fen, envelopes=sign)
+    uow.session.execute(stmt.on_conflict_do_update(
+        index_elements=["sender_id", "group_id", "season"],
+        set_={"total_fen": EnvelopeFestivalTotal.total_fen + sign * envelope.total_fen,
+              "envelopes": EnvelopeFestivalTotal.envelopes + sign}))
 
 
 def _envelope_of(uow: UnitOfWork, reference: str | None) -> Envelope | None:
@@ -339,7 +399,13 @@ def draw(split: str, remaining_parts: int, remaining_fen: int) -> int:
 
 def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
                       idempotency_key: str | None = None) -> EnvelopeClaim:
-    """Take one part. A retry with the Idempotency-Key of the first claim returns it."""
+    """Take one part. A retry with the Idempotency-Key of the first claim returns it.
+
+    The hot path of a red envelope, in as few round trips as its guarantees allow: the
+    envelope row locked (every claim of one envelope queues there), its counters moved, the
+    claim row inserted unless this member already holds one (the unique constraint answers,
+    no lookup first), the escrow → wallet transaction written by key, then the audit record
+    and the outbox event. Whatever fails, everything rolls back with the request."""
     identity_queries.require_verified(acting)
     # Authorise before taking the row lock, so a stranger's requests never make the group's
     # claimers wait behind them.
@@ -351,6 +417,63 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     assert envelope is not None  # envelopes are never deleted
     if envelope.recipient_id is not None and envelope.recipient_id != acting.id:
         raise QunguanError("not_recipient", "This envelope was sent to another member.")
+    now = uow.now()
+    if (envelope.status != EnvelopeStatus.OPEN or now >= envelope.expires_at
+            or envelope.remaining_parts == 0):
+        return _earlier_claim(uow, acting, envelope, idempotency_key, now)
+    amount = draw(envelope.split, envelope.remaining_parts, envelope.remaining_fen)
+    claim = _insert_claim(uow, envelope.id, acting.id, amount, now)
+    if claim is None:  # this member holds a claim already; nothing has changed yet
+        return _earlier_claim(uow, acting, envelope, idempotency_key, now)
+    _take_part(uow, envelope, amount)
+    # The claim row is this member's only one (unique constraint) and the envelope row is
+    # locked: the claim key cannot have been posted, so no lookup and no savepoint.
+    ledger.post_from_locked(
+        uow, source_key=ledger.escrow_key(envelope.id),
+        target=(ledger.wallet_key(acting.id), AccountKind.WALLET, acting.id), amount=amount,
+        idempotency_key=_claim_key(envelope.id, acting.id), kind="envelope_claim",
+        acting_id=acting.id, reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
+    record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
+                 subject_id=envelope.id, group_id=envelope.group_id,
+                 extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
+    uow.emit(EventType.ENVELOPE_CLAIMED, group_id=envelope.group_id, envelope_id=envelope.id,
+             account_id=acting.id, amount_fen=amount,
+             remaining_parts=envelope.remaining_parts)
+    return claim
+
+
+def _take_part(uow: UnitOfWork, envelope: Envelope, amount: int) -> None:
+    """The locked envelope's counters less one part of ``amount``, written at once on the
+    connection (no ORM flush on the hot path) and mirrored in the loaded row."""
+    parts, fen = envelope.remaining_parts - 1, envelope.remaining_fen - amount
+    status = str(EnvelopeStatus.CLAIMED) if parts == 0 else envelope.status
+    uow.session.connection().execute(
+        update(Envelope).where(Envelope.id == envelope.id)
+        .values(remaining_parts=parts, remaining_fen=fen, status=status))
+    for name, value in (("remaining_parts", parts), ("remaining_fen", fen), ("status", status)):
+        set_committed_value(envelope, name, value)
+
+
+def _insert_claim(uow: UnitOfWork, envelope_id: int, account_id: int, amount: int,
+                  now: datetime) -> EnvelopeClaim | None:
+    """The claim row, or None when the member already holds one (nothing inserted). Runs on
+    the connection, past the ORM's bulk-insert machinery (the hot path); the row it answers
+    is not attached to the session."""
+    insert = pg_insert if _is_postgres(uow) else sqlite_insert
+    values = {"envelope_id": envelope_id, "account_id": account_id, "amount_fen": amount,
+              "claimed_at": now}
+    claim_id = uow.session.connection().execute(
+        insert(EnvelopeClaim).values(values)
+        .on_conflict_do_nothing(index_elements=["envelope_id", "account_id"])
+        .returning(EnvelopeClaim.id)).scalar()
+    return None if claim_id is None else EnvelopeClaim(id=claim_id, **values)
+
+
+def _earlier_claim(uow: UnitOfWork, acting: Account, envelope: Envelope,
+                   idempotency_key: str | None, now: datetime) -> EnvelopeClaim:
+    """This member cannot take a new part (the envelope row is locked): their earlier claim
+    when this is a retry with its key; otherwise the reason, in this order: claimed already,
+    held, expired, empty."""
     mine = uow.session.scalar(select(EnvelopeClaim).where(
         EnvelopeClaim.envelope_id == envelope.id, EnvelopeClaim.account_id == acting.id))
     if mine is not None:
@@ -361,39 +484,14 @@ def do_claim_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
         raise QunguanError("already_claimed", "You have already claimed this envelope.",
                            amount_fen=mine.amount_fen)
     if envelope.status == EnvelopeStatus.HELD:
-        raise QunguanError("envelope_held", "The envelope is held for review under an "
-                           "election policy.", reason=envelope.hold_reason)
+        # Why it is held is for its sender and officers (GET /api/envelopes/{id}), not for
+        # a member trying to open it.
+        raise QunguanError("envelope_held", "The envelope is held for review.")
     if envelope.status in (EnvelopeStatus.REFUNDED, EnvelopeStatus.REFUSED) or \
-            uow.now() >= envelope.expires_at:
+            now >= envelope.expires_at:
         raise QunguanError("envelope_expired", "The envelope has expired.",
                            expired_at=envelope.expires_at.isoformat())
-    if envelope.remaining_parts == 0:
-        raise QunguanError("envelope_empty", "Every part has been claimed.")
-    amount = draw(envelope.split, envelope.remaining_parts, envelope.remaining_fen)
-    envelope.remaining_parts -= 1
-    envelope.remaining_fen -= amount
-    if envelope.remaining_parts == 0:
-        envelope.status = str(EnvelopeStatus.CLAIMED)
-    claim = EnvelopeClaim(envelope_id=envelope.id, account_id=acting.id, amount_fen=amount,
-                          claimed_at=uow.now())
-    uow.session.add(claim)
-    uow.session.flush()
-    escrow = ledger.find_account(uow, ledger.escrow_key(envelope.id))
-    assert escrow is not None
-    _, created = ledger.post(uow, [Move(escrow, ledger.wallet(uow, acting.id), amount)],
-                             idempotency_key=_claim_key(envelope.id, acting.id),
-                             kind="envelope_claim", acting_id=acting.id,
-                             reference=f"envelope:{envelope.id}:{idempotency_key or ''}")
-    # The claim row above moved the envelope's counters: a ledger transaction that already
-    # existed would leave them ahead of the escrow, so this must never happen.
-    assert created, f"claim of envelope {envelope.id} posted twice"
-    record_audit(uow, EventType.ENVELOPE_CLAIMED, acting=acting, subject_type="envelope",
-                 subject_id=envelope.id, group_id=envelope.group_id,
-                 extra={"amount_fen": amount, "remaining_parts": envelope.remaining_parts})
-    uow.emit(EventType.ENVELOPE_CLAIMED, group_id=envelope.group_id, envelope_id=envelope.id,
-             account_id=acting.id, amount_fen=amount,
-             remaining_parts=envelope.remaining_parts)
-    return claim
+    raise QunguanError("envelope_empty", "Every part has been claimed.")
 
 
 def _claim_key(envelope_id: int, account_id: int) -> str:
@@ -497,6 +595,7 @@ def do_refuse_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     assert amount == envelope.total_fen  # nothing is claimed from a held envelope
     given = _give_back(uow, envelope, acting, EnvelopeStatus.REFUSED)
     assert given, f"refusal of envelope {envelope.id} posted twice"
+    _add_to_festival_total(uow, envelope, -1)  # never given: not part of the habit
     record_audit(uow, EventType.ENVELOPE_REFUSED, acting=acting, subject_type="envelope",
                  subject_id=envelope.id, group_id=envelope.group_id,
                  extra={"reason": reason, "amount_fen": amount,

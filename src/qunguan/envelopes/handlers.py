@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from qunguan.enforcement.models import Decision, ItemSource, ReviewItem, SubjectType
 from qunguan.enforcement.review import open_item
-from qunguan.envelopes import actions
+from qunguan.envelopes import actions, queries
 from qunguan.envelopes.models import (
     Envelope,
     EnvelopeAlert,
@@ -53,17 +53,28 @@ MAX_EVIDENCE_ENVELOPES = 100
 
 
 def on_envelope_held(uow: UnitOfWork, event: Event) -> None:
-    """A held envelope waits for a reviewer: dismiss releases it, remove refuses it."""
+    """A held envelope waits for a reviewer: dismiss releases it, remove refuses it. It was
+    held by the election's policy, or by the screening rules named in the event (a send that
+    would complete a vote-buying pattern), each with its explanation and the evidence."""
     envelope = uow.session.get(Envelope, int(event.payload["envelope_id"]))
     if envelope is None or envelope.status != EnvelopeStatus.HELD:
         return
     system = identity_queries.system_account(uow)
+    proof = evidence(uow, [envelope.id], [], envelope.election_id)
+    held_by = event.payload.get("screening") or []
+    rules = [{"rule": str(r["rule"]), "detector": str(r["detector"]), "automated": True,
+              "source": ItemSource.HELD, "explanation": str(r["explanation"]),
+              "evidence": {**proof, "signals": r.get("signals", [])}}
+             for r in held_by if isinstance(r, dict)]
+    if not rules:
+        rules = [{"rule": "election_hold", "detector": "election", "automated": True,
+                  "source": ItemSource.HELD, "explanation": envelope.hold_reason,
+                  "evidence": proof}]
+    severity = max([SEVERITY_HELD] + [int(r.get("severity", 0)) for r in held_by
+                                      if isinstance(r, dict)])
     open_item(uow, acting=system, source=ItemSource.HELD, subject_type=SubjectType.ENVELOPE,
-              subject_id=envelope.id, group_id=envelope.group_id, severity=SEVERITY_HELD,
-              rules=[{"rule": "election_hold", "detector": "election", "automated": True,
-                      "source": ItemSource.HELD, "explanation": envelope.hold_reason,
-                      "evidence": evidence(uow, [envelope.id], [], envelope.election_id)}],
-              automated=True)
+              subject_id=envelope.id, group_id=envelope.group_id, severity=severity,
+              rules=rules, automated=True)
 
 
 def on_review_item_decided(uow: UnitOfWork, event: Event) -> None:
@@ -123,7 +134,8 @@ def group_records(uow: UnitOfWork, group: Group, days: float) -> list[EnvelopeRe
             claims.setdefault(c.envelope_id, []).append(
                 Claim(c.account_id, c.amount_fen, c.claimed_at))
     return [EnvelopeRecord(e.id, e.sender_id, e.group_id, e.total_fen, e.parts, e.created_at,
-                           group.member_count, tuple(claims.get(e.id, ())))
+                           e.group_member_count or group.member_count,
+                           tuple(claims.get(e.id, ())))
             for e in envelopes if e.status != EnvelopeStatus.REFUSED]
 
 
@@ -176,7 +188,8 @@ def run_detectors(uow: UnitOfWork, group_id: int, sender_id: int) -> list[Envelo
         return []  # the cheap exit for every group without an election
     records = group_records(uow, group, t.history_days)
     found = detect(records, elections, sender_id=sender_id, group_id=group_id,
-                   now=uow.now(), thresholds=t)
+                   now=uow.now(), thresholds=t,
+                   festival_totals=queries.festival_totals(uow, sender_id, group_id))
     return [row for alert in found if (row := _store(uow, alert)) is not None]
 
 

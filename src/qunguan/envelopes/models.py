@@ -111,6 +111,9 @@ class Envelope(Base):
                                                     index=True)
     election_policy: Mapped[str | None] = mapped_column(String(16))
     hold_reason: Mapped[str | None] = mapped_column(String(500))
+    # The group's size when it was sent: the detectors' shares are of the members then, not
+    # of those who joined or left since (empty on envelopes sent before it was kept).
+    group_member_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class EnvelopeClaim(Base):
@@ -156,3 +159,21 @@ class EnvelopeAlert(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     first_envelope_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class EnvelopeFestivalTotal(Base):
+    """What one member sent in one group at one festival season ("spring:2027"): the
+    vote-buying detectors' memory of festival habits (a generous festival giver against a
+    festival cover), a few rows per member and year, kept while the raw envelopes are read
+    only over the last ``history_days``. Added to at each send on a festival day; a refused
+    envelope is taken back out."""
+
+    __tablename__ = "envelope_festival_totals"
+    __table_args__ = (UniqueConstraint("sender_id", "group_id", "season"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sender_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id"))
+    group_id: Mapped[int] = mapped_column(IdType, ForeignKey("groups.id"))
+    season: Mapped[str] = mapped_column(String(24))
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    envelopes: Mapped[int] = mapped_column(Integer)

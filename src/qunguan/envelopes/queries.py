@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from qunguan.envelopes import ledger
-from qunguan.envelopes.models import Envelope, EnvelopeClaim, LedgerTransaction
+from qunguan.envelopes.models import (
+    Envelope,
+    EnvelopeClaim,
+    EnvelopeFestivalTotal,
+    EnvelopeStatus,
+    LedgerTransaction,
+)
 from qunguan.envelopes.providers import PROVIDERS, get_provider
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
@@ -19,21 +25,35 @@ from qunguan.kernel.money import format_fen
 from qunguan.kernel.uow import UnitOfWork
 
 
+def sees_hold(viewer: Account, envelope: Envelope) -> bool:
+    """Whether the viewer may know that the envelope is held and why: its sender and
+    officers. The group is not told of a held envelope until a reviewer releases it."""
+    return viewer.id == envelope.sender_id or viewer.is_officer
+
+
 def access_envelope(uow: UnitOfWork, *, viewer: Account, envelope_id: int) -> Envelope:
-    """The envelope, if the viewer is a member of its group (not_found otherwise)."""
+    """The envelope, if the viewer is a member of its group and it is not held, or held and
+    the viewer sees holds (not_found otherwise)."""
     envelope = uow.session.get(Envelope, envelope_id)
     if envelope is None:
         raise QunguanError("not_found", "No such envelope.")
     group_queries.access_membership(uow, viewer=viewer, group_id=envelope.group_id)
+    if envelope.status == EnvelopeStatus.HELD and not sees_hold(viewer, envelope):
+        raise QunguanError("not_found", "No such envelope.")
     return envelope
 
 
 def group_envelopes(uow: UnitOfWork, *, viewer: Account, group_id: int,
                     limit: int = 20) -> list[Envelope]:
-    """The group's newest envelopes, for its members (not_found otherwise)."""
+    """The group's newest envelopes, for its members (not_found otherwise); a held envelope
+    only for its sender and officers."""
     group_queries.access_membership(uow, viewer=viewer, group_id=group_id)
-    return list(uow.session.scalars(select(Envelope).where(Envelope.group_id == group_id)
-                                    .order_by(Envelope.id.desc()).limit(max(1, min(limit, 100)))))
+    stmt = select(Envelope).where(Envelope.group_id == group_id)
+    if not viewer.is_officer:
+        stmt = stmt.where((Envelope.status != str(EnvelopeStatus.HELD))
+                          | (Envelope.sender_id == viewer.id))
+    return list(uow.session.scalars(stmt.order_by(Envelope.id.desc())
+                                    .limit(max(1, min(limit, 100)))))
 
 
 def claims(uow: UnitOfWork, envelope_id: int) -> list[EnvelopeClaim]:
@@ -46,7 +66,10 @@ def _is_sandbox(provider: str) -> bool:
     return bool(found is None or found.sandbox)
 
 
-def render(uow: UnitOfWork, envelope: Envelope) -> dict[str, Any]:
+def render(uow: UnitOfWork, envelope: Envelope,
+           viewer: Account | None = None) -> dict[str, Any]:
+    """The envelope for ``viewer``: the hold reason only for its sender and officers (none
+    when no viewer is named)."""
     taken = claims(uow, envelope.id)
     names = identity_queries.accounts_by_ids(uow, [envelope.sender_id]
                                              + [c.account_id for c in taken])
@@ -59,7 +82,9 @@ def render(uow: UnitOfWork, envelope: Envelope) -> dict[str, Any]:
         "status": envelope.status, "created_at": envelope.created_at,
         "expires_at": envelope.expires_at, "refunded_fen": envelope.refunded_fen,
         "provider": envelope.provider, "sandbox": _is_sandbox(envelope.provider),
-        "election_id": envelope.election_id, "hold_reason": envelope.hold_reason,
+        "election_id": envelope.election_id,
+        "hold_reason": envelope.hold_reason if viewer is not None
+        and sees_hold(viewer, envelope) else None,
         "claims": [{"account_id": c.account_id, "display_name": names[c.account_id].display_name,
                     "amount_fen": c.amount_fen, "claimed_at": c.claimed_at} for c in taken],
     }
@@ -119,3 +144,12 @@ def volume_per_day(uow: UnitOfWork, *, viewer: Account, since: datetime
         .where(Envelope.created_at >= since)
         .group_by(day, Envelope.group_id).order_by(day, Envelope.group_id))
     return [(str(d), int(g), int(n), int(total or 0)) for d, g, n, total in rows]
+
+
+def festival_totals(uow: UnitOfWork, sender_id: int, group_id: int) -> dict[str, int]:
+    """What the sender gave in the group at each festival season ("spring:2027"), in fen:
+    the vote-buying detectors' festival habits."""
+    return {season: int(total) for season, total in uow.session.execute(
+        select(EnvelopeFestivalTotal.season, EnvelopeFestivalTotal.total_fen).where(
+            EnvelopeFestivalTotal.sender_id == sender_id,
+            EnvelopeFestivalTotal.group_id == group_id))}

@@ -103,8 +103,8 @@ class Replay:
                 self._send(line, where)
             elif kind == "claim":
                 self._claim(line, where)
-            elif kind == "label":
-                continue  # ground truth for scoring: not replayed
+            elif kind in ("label", "period"):
+                continue  # ground truth and the evaluated period, for scoring: not replayed
             else:
                 raise ScenarioError(f"{where}: unknown line type {kind!r}")
         if previous is not None:

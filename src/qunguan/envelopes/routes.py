@@ -50,13 +50,13 @@ def send_envelope(group_id: IdPath, body: EnvelopeCreate, uow: UowDep, me: Curre
                                        split=body.split, recipient_id=body.recipient_id,
                                        idempotency_key=idempotency_key)
     envelope = actions.do_send_envelope(uow, plan, acting=me)
-    return EnvelopePublic.model_validate(queries.render(uow, envelope))
+    return EnvelopePublic.model_validate(queries.render(uow, envelope, viewer=me))
 
 
 @router.get("/envelopes/{envelope_id}", response_model=EnvelopePublic)
 def get_envelope(envelope_id: IdPath, uow: UowDep, me: CurrentAccount) -> EnvelopePublic:
     envelope = queries.access_envelope(uow, viewer=me, envelope_id=envelope_id)
-    return EnvelopePublic.model_validate(queries.render(uow, envelope))
+    return EnvelopePublic.model_validate(queries.render(uow, envelope, viewer=me))
 
 
 @router.post("/envelopes/{envelope_id}/claim", response_model=ClaimPublic)

@@ -9,8 +9,14 @@ them. Pure: no database; ``qunguan eval envelopes`` writes the file, runs
 
 Normal use: birthdays, thank-yous to one member, small lucky "games", and festival peaks
 (Spring Festival eve to day 3 at 15 times the usual rate, the Lantern, Dragon Boat and
-Mid-Autumn festivals and National Day at 4 times). Planted vote buying, modelled on the
-issue's cases, each inside an election covering its group:
+Mid-Autumn festivals and National Day at 4 times), from members whose habits (how often
+each sends, on a Pareto law) persist: the year before the evaluated period is simulated
+too, by the same members in the same groups with the same habits, because people who give
+generously at Spring Festival did so the year before, and a server that has run for a year
+knows it. That year holds no election and no planted case; a ``period`` line says where the
+evaluated period starts, and false alerts are counted per normal envelope of that period.
+Planted vote buying, modelled on the issue's cases, each inside an election covering its
+group:
 
 - ``seed_secretary``: a candidate branch secretary sends 200-yuan envelopes split 40 ways to
   the branch group, several a day over days (the seed case);
@@ -40,11 +46,13 @@ from qunguan.envelopes.votebuying import (
     EnvelopeRecord,
     Thresholds,
     detect,
+    festival_season,
     is_festival,
 )
 
 START = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # Spring Festival 2027 is 6 February
 DAYS = 150
+HISTORY_DAYS = 365  # the year before START: normal use only (Spring Festival 2026, 17 Feb)
 PLANTED = ("seed_secretary", "tiantai_split", "yiwu_rounds", "evasion_spread",
            "evasion_relative", "evasion_small", "collusion", "festival_cover")
 
@@ -70,9 +78,10 @@ class _Builder:
 
     def envelope(self, ts: datetime, sender: str, group: str, total: int, parts: int,
                  claimers: list[str], split: str = "lucky", recipient: str | None = None,
-                 case: str | None = None) -> str:
+                 case: str | None = None, evaluated: bool = True,
+                 rng: random.Random | None = None) -> str:
         self.envelopes += 1
-        if case is None:
+        if case is None and evaluated:
             self.normal_envelopes += 1
         ref = f"x{self.envelopes}"
         send: dict[str, Any] = {"type": "send", "ts": _iso(ts), "envelope": ref,
@@ -83,7 +92,7 @@ class _Builder:
         self._push(ts, send)
         at = ts
         for member in claimers[:parts]:
-            at = at + timedelta(seconds=self.rng.randint(5, 900))
+            at = at + timedelta(seconds=(rng or self.rng).randint(5, 900))
             self._push(at, {"type": "claim", "ts": _iso(at), "envelope": ref, "member": member})
         return ref
 
@@ -99,9 +108,12 @@ def _day_rate(day: datetime) -> float:
     return 1.0
 
 
-def generate(seed: int = 1, days: int = DAYS, groups: int = 16,
-             cases_per_pattern: int = 3) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The scenario's lines (setup, then events in time order, then labels) and a summary."""
+def generate(seed: int = 1, days: int = DAYS, groups: int = 16, cases_per_pattern: int = 3,
+             history_days: int = HISTORY_DAYS) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The scenario's lines (setup, then events in time order, then labels) and a summary.
+    The evaluated period is ``days`` from START; the ``history_days`` before it are normal
+    use only, drawn from a random stream of their own, so the evaluated period is the same
+    whatever the history's length."""
     rng = random.Random(seed)
     b = _Builder(rng)
     specs = _CATEGORIES[:groups]
@@ -128,18 +140,21 @@ def generate(seed: int = 1, days: int = DAYS, groups: int = 16,
                           "vote_at": _iso(vote), "ends_at": _iso(vote + timedelta(days=1)),
                           "policy": "disclose", "candidates": []})
 
-    # Normal use: each group, each day.
+    # Normal use: each group, each day; the history year from a stream of its own.
     habits = {m: rng.paretovariate(1.6) for m in pool}
+    history = random.Random(seed * 1_000_003 + 17)
     for gid, members in group_members.items():
         weights = [habits[m] for m in members]
-        for d in range(days):
+        for d in range(-history_days, days):
             day = START + timedelta(days=d)
+            r = history if d < 0 else rng
             lam = len(members) * 0.006 * _day_rate(day + timedelta(hours=12))
-            for _ in range(_poisson(rng, lam)):
-                ts = day + timedelta(seconds=rng.randint(7 * 3600, 23 * 3600) - 8 * 3600)
-                sender = rng.choices(members, weights)[0]
+            for _ in range(_poisson(r, lam)):
+                ts = day + timedelta(seconds=r.randint(7 * 3600, 23 * 3600) - 8 * 3600)
+                sender = r.choices(members, weights)[0]
                 others = [m for m in members if m != sender]
-                _normal_envelope(b, rng, ts, sender, gid, others, is_festival(ts))
+                _normal_envelope(b, r, ts, sender, gid, others, is_festival(ts),
+                                 evaluated=d >= 0)
 
     # Planted cases, each in an election over its group.
     labels: list[dict[str, Any]] = []
@@ -161,10 +176,13 @@ def generate(seed: int = 1, days: int = DAYS, groups: int = 16,
                            "envelopes": refs, "senders": senders, "first_ts": _iso(first),
                            "sender_role": role})
     b.events.sort(key=lambda e: (e[0], e[1]))
-    lines = setup + b.lines + elections + [e[2] for e in b.events] + labels
-    summary = {"seed": seed, "days": days, "groups": len(group_members), "members": people,
-               "elections": len(elections), "envelopes": b.envelopes,
-               "normal_envelopes": b.normal_envelopes, "planted_cases": len(labels)}
+    period = {"type": "period", "evaluated_from": _iso(START),
+              "history_from": _iso(START - timedelta(days=history_days))}
+    lines = [period] + setup + b.lines + elections + [e[2] for e in b.events] + labels
+    summary = {"seed": seed, "days": days, "history_days": history_days,
+               "groups": len(group_members), "members": people, "elections": len(elections),
+               "envelopes": b.envelopes, "normal_envelopes": b.normal_envelopes,
+               "planted_cases": len(labels)}
     return lines, summary
 
 
@@ -177,14 +195,14 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 
 def _normal_envelope(b: _Builder, rng: random.Random, ts: datetime, sender: str, gid: str,
-                     others: list[str], festival: bool) -> None:
+                     others: list[str], festival: bool, evaluated: bool = True) -> None:
     n = len(others) + 1
     kind = rng.choices(["birthday", "thanks", "game", "festival"],
                        [3, 3, 3, 6 if festival else 0.5])[0]
     if kind == "thanks":
         who = rng.choice(others)
         b.envelope(ts, sender, gid, rng.choice([520, 666, 888, 1000, 2000, 5000]), 1, [who],
-                   recipient=who)
+                   recipient=who, evaluated=evaluated, rng=rng)
         return
     if kind == "birthday":
         total, parts = rng.choice([2000, 5000, 6600, 8800, 10000]), rng.randint(5, 15)
@@ -195,7 +213,7 @@ def _normal_envelope(b: _Builder, rng: random.Random, ts: datetime, sender: str,
     parts = max(1, min(parts, n - 1, total))
     share = rng.uniform(0.5, 1.0)
     claimers = rng.sample(others, max(1, min(len(others), int(parts * share) or 1)))
-    b.envelope(ts, sender, gid, total, parts, claimers)
+    b.envelope(ts, sender, gid, total, parts, claimers, evaluated=evaluated, rng=rng)
 
 
 def _spring_election(b: _Builder, rng: random.Random, elections: list[dict[str, Any]],
@@ -320,8 +338,16 @@ def score(lines: list[dict[str, Any]], alerts: list[dict[str, Any]]) -> dict[str
     """Per-pattern recall, false alerts per 10,000 normal envelopes, time to alert."""
     labels = [line for line in lines if line.get("type") == "label"]
     planted = {ref for label in labels for ref in label["envelopes"]}
-    sends = sum(1 for line in lines if line.get("type") == "send")
-    normal = sends - len(planted)
+    # Normal envelopes of the evaluated periods (a history year before one is not counted;
+    # several scenarios scored together each have their own period line).
+    normal = 0
+    evaluated_from: datetime | None = None
+    for line in lines:
+        if line.get("type") == "period":
+            evaluated_from = _time(line["evaluated_from"])
+        elif line.get("type") == "send" and line["envelope"] not in planted and (
+                evaluated_from is None or _time(line["ts"]) >= evaluated_from):
+            normal += 1
     per: dict[str, dict[str, Any]] = {}
     for label in labels:
         refs = set(label["envelopes"])
@@ -372,8 +398,10 @@ def simulate(lines: list[dict[str, Any]],
              thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
     """The alerts of the vote-buying detectors over a scenario without a database: the same
     ``votebuying.detect`` the server runs, asked after every send and claim of a group under
-    an election. ``envelopes.replay`` gives the same alerts through the real ledger (tested
-    on a small scenario); this runs months of an institution in seconds."""
+    an election, with the sender's festival totals kept as the server keeps them (per sender,
+    group and festival season, added at each send). ``envelopes.replay`` gives the same alerts
+    through the real ledger (tested on a small scenario); this runs months of an institution
+    in seconds."""
     t = thresholds or Thresholds()
     numbers = _Numbers()
     groups: dict[str, list[str]] = {}
@@ -382,6 +410,8 @@ def simulate(lines: list[dict[str, Any]],
     sends: dict[str, dict[str, Any]] = {}
     claims: dict[str, list[Claim]] = {}
     by_group: dict[str, list[str]] = {}
+    first_recent: dict[str, int] = {}  # index in by_group of the first send within history
+    festivals: dict[tuple[str, str], dict[str, int]] = {}  # (sender, group) -> season -> fen
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
     for line in lines:
@@ -406,6 +436,10 @@ def simulate(lines: list[dict[str, Any]],
                 sends[ref] = line
                 claims[ref] = []
                 by_group.setdefault(line["group"], []).append(ref)
+                season = festival_season(now)
+                if season is not None:
+                    totals = festivals.setdefault((line["sender"], line["group"]), {})
+                    totals[season] = totals.get(season, 0) + int(line["total_fen"])
             elif ref in sends:
                 claims[ref].append(Claim(numbers(line["member"]), 0, now))
             else:
@@ -418,14 +452,19 @@ def simulate(lines: list[dict[str, Any]],
             if not active:
                 continue
             horizon = now - timedelta(days=t.history_days)
-            refs = [r for r in by_group[send["group"]] if _time(sends[r]["ts"]) > horizon]
+            group_refs = by_group[send["group"]]
+            start = first_recent.get(send["group"], 0)
+            while start < len(group_refs) and _time(sends[group_refs[start]]["ts"]) <= horizon:
+                start += 1
+            first_recent[send["group"]] = start
             members = len(groups.get(send["group"], ())) or 1
             records = [EnvelopeRecord(numbers(r), numbers(sends[r]["sender"]), gid,
                                       sends[r]["total_fen"], sends[r].get("parts", 1),
                                       _time(sends[r]["ts"]), members, tuple(claims[r]))
-                       for r in refs]
+                       for r in group_refs[start:]]
             for alert in detect(records, active, sender_id=numbers(send["sender"]),
-                                group_id=gid, now=now, thresholds=t):
+                                group_id=gid, now=now, thresholds=t,
+                                festival_totals=festivals.get((send["sender"], send["group"]))):
                 if alert.key in seen:
                     continue
                 seen.add(alert.key)

@@ -28,16 +28,25 @@ election starts to its end) of an election covering the group:
   ``collusion_min_occurrences`` separate occasions.
 - ``jump``: the sender's total over ``jump_window_days`` is at least ``jump_factor`` times
   their usual total for such a window over the previous ``history_days`` (never less than
-  ``jump_min_total_fen``), while the group as a whole is not at a seasonal peak (its own
-  total below ``group_peak_factor`` times its usual).
+  ``jump_min_total_fen``), reaching at least ``jump_min_share`` of the members (a large gift
+  to a few is not buying votes), while the group as a whole is not at a seasonal peak (its
+  own total below ``group_peak_factor`` times its usual).
 
 Festival days (Spring Festival from its eve to the Lantern Festival, New Year's Day, Labour
-Day, Dragon Boat, Mid-Autumn, National Day week; China time) are normal peaks: fan-out,
-splitting and jump need ``festival_multiplier`` times their amounts there (fan-out counts a
-festival envelope for 1/``festival_multiplier`` of its amount, and a window of festival
-envelopes alone must reach ``fanout_festival_share`` of the members), and envelopes
-sent on them count neither as rounds nor for collusion. The candidate pattern ignores
-festivals.
+Day, Dragon Boat, Mid-Autumn, National Day week; China time; ``festival_season`` names each
+season, e.g. "spring:2027") are normal peaks: fan-out, splitting and jump need
+``festival_multiplier`` times their amounts there (fan-out counts a festival envelope for
+1/``festival_multiplier`` of its amount, and a window of festival envelopes alone must reach
+``fanout_festival_share`` of the members), and envelopes sent on them count neither as rounds
+nor for collusion. The candidate pattern ignores festivals.
+
+A sender's own festival habit separates a generous festival giver from a festival cover:
+given ``festival_totals`` (what the sender gave in this group at each earlier festival
+season, which the server keeps per sender, group and season), the festival envelopes of a
+season in which the sender has given so far at most ``festival_habit_factor`` times their
+largest total at the same festival in the ``festival_habit_years`` years before, plus
+``festival_habit_slack_fen``, are their usual giving and do not count towards fan-out. A
+sender with no such history has no habit: their festival envelopes count as above.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -108,7 +118,7 @@ class Thresholds:
     fanout_share: float = 0.6
     fanout_min_recipients: int = 10
     fanout_min_total_fen: int = 6_000
-    fanout_festival_share: float = 0.85
+    fanout_festival_share: float = 0.75
     rounds_window_days: float = 21.0
     rounds_min: int = 3
     rounds_min_recipients: int = 8
@@ -123,8 +133,12 @@ class Thresholds:
     jump_window_days: float = 7.0
     jump_factor: float = 5.0
     jump_min_total_fen: int = 25_000
+    jump_min_share: float = 0.3
     group_peak_factor: float = 2.0
     festival_multiplier: float = 4.0
+    festival_habit_factor: float = 2.0
+    festival_habit_years: int = 2
+    festival_habit_slack_fen: int = 20_000
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Thresholds:
@@ -186,22 +200,40 @@ _MID_AUTUMN = {2020: (10, 1), 2021: (9, 21), 2022: (9, 10), 2023: (9, 29), 2024:
                2030: (9, 12)}
 
 
-def is_festival(ts: datetime) -> bool:
-    """Whether ``ts`` falls on a festival day in China (a normal red-envelope peak)."""
-    day = ts.astimezone(CHINA).date()
-    if (day.month, day.day) in {(1, 1), (5, 1), (5, 2), (5, 3)} or (
-            day.month == 10 and day.day <= 7):
-        return True
+def festival_season(ts: datetime) -> str | None:
+    """The festival season ``ts`` falls in, as ``kind:year`` ("spring:2027", "national:2027";
+    also "new_year", "labour", "dragon_boat", "mid_autumn"), or None on an ordinary day
+    (China time). The same festival a year earlier is ``kind:year-1``."""
+    return _season_of_day(ts.astimezone(CHINA).date())
+
+
+@lru_cache(maxsize=4096)
+def _season_of_day(day: date) -> str | None:
+    if (day.month, day.day) == (1, 1):
+        return f"new_year:{day.year}"
     spring = _SPRING.get(day.year)
-    if spring is not None:
-        new_year = date(day.year, *spring)
-        if -1 <= (day - new_year).days <= 14:
-            return True
-    for table in (_DRAGON_BOAT, _MID_AUTUMN):
+    if spring is not None and -1 <= (day - date(day.year, *spring)).days <= 14:
+        return f"spring:{day.year}"
+    if day.month == 5 and day.day <= 3:
+        return f"labour:{day.year}"
+    for kind, table in (("dragon_boat", _DRAGON_BOAT), ("mid_autumn", _MID_AUTUMN)):
         found = table.get(day.year)
         if found is not None and abs((day - date(day.year, *found)).days) <= 1:
-            return True
-    return False
+            return f"{kind}:{day.year}"
+    if day.month == 10 and day.day <= 7:
+        return f"national:{day.year}"
+    return None
+
+
+def is_festival(ts: datetime) -> bool:
+    """Whether ``ts`` falls on a festival day in China (a normal red-envelope peak)."""
+    return festival_season(ts) is not None
+
+
+def earlier_seasons(season: str, years: int) -> list[str]:
+    """The same festival in each of the ``years`` years before ``season``."""
+    kind, year = season.split(":")
+    return [f"{kind}:{int(year) - k}" for k in range(1, years + 1)]
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -224,10 +256,13 @@ def _timing(election: ElectionInfo, first: datetime) -> dict[str, Any]:
 
 def detect(records: Sequence[EnvelopeRecord], elections: Sequence[ElectionInfo], *,
            sender_id: int, group_id: int, now: datetime,
-           thresholds: Thresholds | None = None) -> list[Alert]:
+           thresholds: Thresholds | None = None,
+           festival_totals: Mapping[str, int] | None = None) -> list[Alert]:
     """The alerts about ``sender_id`` in ``group_id`` as of ``now``. ``records`` should hold
     the group's envelopes of the last ``history_days`` (more is ignored; fewer weakens the
-    jump baseline)."""
+    jump baseline). ``festival_totals`` is the sender's giving in this group per earlier
+    festival season (``festival_season`` names; fen sent), which tells their habit at the
+    festival from a festival cover: only seasons before ``now``'s year are read."""
     t = thresholds or Thresholds()
     seen = [r for r in records if r.group_id == group_id and r.ts <= now
             and r.ts > now - timedelta(days=t.history_days)]
@@ -243,7 +278,9 @@ def detect(records: Sequence[EnvelopeRecord], elections: Sequence[ElectionInfo],
         if not mine:
             continue
         args = (election, mine, now, t)
-        for found in (_candidate(*args), _fanout(*args), _rounds(*args), _splitting(*args),
+        habitual = _habitual_seasons(mine, seen, festival_totals or {}, now, t)
+        for found in (_candidate(*args), _fanout(*args, habitual), _rounds(*args),
+                      _splitting(*args),
                       _collusion(election, mine, window, now, t),
                       _jump(election, mine, seen, now, t)):
             if found is not None:
@@ -283,10 +320,33 @@ def _festival_factor(r: EnvelopeRecord, t: Thresholds) -> float:
     return t.festival_multiplier if is_festival(r.ts) else 1.0
 
 
+def _habitual_seasons(mine: list[EnvelopeRecord], seen: list[EnvelopeRecord],
+                      earlier: Mapping[str, int], now: datetime,
+                      t: Thresholds) -> dict[str, dict[str, int]]:
+    """The festival seasons of the sender's envelopes in which they give as they did before:
+    this season's total so far (in this group) at most ``festival_habit_factor`` times their
+    largest total at the same festival in the ``festival_habit_years`` years before. Each with
+    the two totals, for the explanation. A sender without such a history has no habit."""
+    out: dict[str, dict[str, int]] = {}
+    sender = mine[0].sender_id
+    for season in {s for r in mine if (s := festival_season(r.ts)) is not None}:
+        before = max((earlier.get(e, 0) for e in earlier_seasons(season, t.festival_habit_years)),
+                     default=0)
+        if before <= 0:
+            continue
+        now_total = sum(r.amount_fen for r in seen if r.sender_id == sender and r.ts <= now
+                        and festival_season(r.ts) == season)
+        if now_total <= t.festival_habit_factor * before + t.festival_habit_slack_fen:
+            out[season] = {"this_season_fen": now_total, "earlier_fen": before}
+    return out
+
+
 def _fanout(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
-            t: Thresholds) -> Alert | None:
+            t: Thresholds, habitual: Mapping[str, Mapping[str, int]]) -> Alert | None:
     since = now - timedelta(hours=t.fanout_window_hours)
-    used = [r for r in mine if r.ts >= since]
+    # A festival envelope within the sender's own habit at that festival is their usual
+    # giving, not a fan-out: it does not count.
+    used = [r for r in mine if r.ts >= since and festival_season(r.ts) not in habitual]
     if not used:
         return None
     recipients: set[int] = set()
@@ -406,6 +466,12 @@ def _jump(election: ElectionInfo, mine: list[EnvelopeRecord], seen: list[Envelop
     needed = max(t.jump_min_total_fen * factor, t.jump_factor * usual)
     if current < needed:
         return None
+    reached: set[int] = set()
+    for r in used:
+        reached |= r.recipients(now)
+    members = max(r.group_member_count for r in used) or 1
+    if len(reached) < t.jump_min_share * members:
+        return None  # a large gift to a few is not buying a vote
     group_now, group_usual = _window_totals(seen, now, t.jump_window_days, t.history_days)
     group_others = group_now - current
     if group_usual > 0 and group_others >= t.group_peak_factor * group_usual:

@@ -33,7 +33,9 @@ DEFAULT_PACK_DIR = Path(__file__).parent / "packs" / "default"
 
 ACTIONS = {k.label: k for k in VerdictKind}
 MODES: tuple[Mode, ...] = ("enforce", "shadow", "off")
-MESSAGE_ACTIONS = ("post", "forward")
+# What a rule's scope may name: posting and forwarding a message, sending a red envelope
+# (envelopes' gate: empty text, the amounts in ``ScreeningContext.extra``).
+SCOPE_ACTIONS = ("post", "forward", "envelope")
 RULE_KEYS = {"id", "description", "action", "severity", "mode", "match", "reason", "scope",
              "when"}
 WHEN_KEYS = {"detector", "labels", "min_count", "min_score", "patterns"}
@@ -347,9 +349,9 @@ def _parse_scope(c: _Checker, file: str, loc: _Locator, start: int, end: int,
                 out[key] = frozenset(ints)
     if "actions" in value:
         acts = _str_list(value["actions"])
-        if acts is None or not set(acts) <= set(MESSAGE_ACTIONS):
+        if acts is None or not set(acts) <= set(SCOPE_ACTIONS):
             c.err(file, loc.key(s_start, s_end, "actions") or line,
-                  f"actions must be a list of {', '.join(MESSAGE_ACTIONS)}")
+                  f"actions must be a list of {', '.join(SCOPE_ACTIONS)}")
         else:
             out["actions"] = frozenset(acts)
     return Scope(**out)
