@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
 from qunguan.enforcement import reports as enforcement_reports
@@ -17,6 +17,7 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
+from qunguan.web.chat import parse_ids
 from qunguan.web.forms import FormErrors, attempt, explain
 from qunguan.web.i18n import gettext_for
 from qunguan.web.me import REPORT_OUTCOMES, REPORT_REASONS
@@ -33,8 +34,12 @@ MAX_RULES = 5000
 
 def _admin_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *,
                 errors: FormErrors | None = None, failed: str | None = None,
-                values: dict[str, str] | None = None, status: int = 200) -> Response:
+                values: dict[str, str] | None = None, status: int = 200,
+                invited: str | None = None) -> Response:
     group, mine = group_queries.require_manager(uow, viewer=me, group_id=group_id)
+    # The number only: the page must not turn into a lookup of any account's name.
+    number = parse_ids([invited]) if invited else None
+    invitee = number[0] if number else None
     members = group_queries.members(uow, viewer=me, group_id=group_id)
     pending = group_queries.join_requests(uow, viewer=me, group_id=group_id)
     accounts = identity_queries.accounts_by_ids(
@@ -44,13 +49,14 @@ def _admin_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *
                 pending=[{"r": r, "a": accounts[r.account_id]} for r in pending],
                 reports=enforcement_reports.group_reports(uow, viewer=me, group_id=group_id),
                 reasons=REPORT_REASONS, outcomes=REPORT_OUTCOMES,
-                errors=errors or FormErrors(), failed=failed, now=uow.now(),
-                values=values or {"rules": group.rules_text})
+                errors=errors or FormErrors(), failed=failed, now=uow.now(), invitee=invitee,
+                values={"rules": group.rules_text, **(values or {})})
 
 
 @router.get("/groups/{group_id}/admin")
-def admin(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
-    return _admin_page(request, uow, me, group_id)
+def admin(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount,
+          invited: Annotated[str, Query(max_length=20)] = "") -> Response:
+    return _admin_page(request, uow, me, group_id, invited=invited or None)
 
 
 def _act(request: Request, uow: UnitOfWork, me: Account, group_id: int, failed: str,
@@ -61,6 +67,32 @@ def _act(request: Request, uow: UnitOfWork, me: Account, group_id: int, failed: 
         return redirect(f"/groups/{group_id}/admin#{failed}")
     return _admin_page(request, uow, me, group_id, errors=explain(result, _), failed=failed,
                        status=422)
+
+
+@router.post("/groups/{group_id}/invitations")
+def invite(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _csrf: Csrf,
+           account_id: Text = "") -> Response:
+    """Invite by account number (each member finds theirs on the profile page): display
+    names are not unique, and an invitation must reach the person meant."""
+    _ = gettext_for(language(request))
+    errors = FormErrors()
+    number = parse_ids([account_id]) if account_id.strip() else None
+    if not number:
+        errors.add("account_id", _("Enter the account number of the person to invite."))
+    else:
+        result = attempt(uow, lambda: group_actions.do_invite(
+            uow, acting=me, group_id=group_id, account_id=number[0]))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/groups/{group_id}/admin?invited={result.invitee_id}#invite")
+        if result.code == "not_found":
+            group_queries.require_manager(uow, viewer=me, group_id=group_id)
+            errors.add("account_id", _("No account has this number."))
+        elif result.code == "already_member":
+            errors.add("account_id", _("This account is already a member of the group."))
+        else:
+            errors = explain(result, _)
+    return _admin_page(request, uow, me, group_id, errors=errors, failed="invite", status=422,
+                       values={"account_id": account_id[:20]})
 
 
 @router.post("/groups/{group_id}/join-requests/{request_id}")

@@ -42,10 +42,12 @@ def parse_ids(values: list[str]) -> list[int] | None:
 
 
 @router.get("/groups")
-def my_groups(request: Request, uow: UowDep, me: WebAccount) -> Response:
+def my_groups(request: Request, uow: UowDep, me: WebAccount,
+              left: Annotated[str, Query(max_length=1)] = "") -> Response:
     rows = group_queries.my_groups(uow, me)
     unread = messaging_queries.unread_counts(uow, viewer=me, group_ids=[g.id for g, _ in rows])
-    return page(request, "member/groups.html",
+    return page(request, "member/groups.html", left=left == "1",
+                invitations=len(group_queries.my_invitations(uow, me)),
                 groups=[{"group": g, "role": m.role, "muted_until": m.muted_until,
                          "unread": unread.get(g.id, 0)} for g, m in rows])
 
@@ -213,14 +215,19 @@ CATEGORY_NAMES = {
 }
 
 
-@router.get("/groups/{group_id}/info")
-def group_info(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+def group_info_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *,
+                    errors: FormErrors | None = None, status: int = 200) -> Response:
     group, mine = group_queries.access_membership(uow, viewer=me, group_id=group_id)
     people = _members(uow, me, group_id)
-    return page(request, "member/group_info.html", group=group, membership=mine,
-                category=CATEGORY_NAMES.get(group.category, group.category),
+    return page(request, "member/group_info.html", status=status, group=group,
+                membership=mine, category=CATEGORY_NAMES.get(group.category, group.category),
                 managers=[p for p in people if p["role"] in ("founder", "admin")],
-                errors=FormErrors())
+                errors=errors or FormErrors())
+
+
+@router.get("/groups/{group_id}/info")
+def group_info(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+    return group_info_page(request, uow, me, group_id)
 
 
 @router.post("/groups/{group_id}/rules/acknowledge")

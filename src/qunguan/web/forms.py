@@ -58,6 +58,10 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "already_member": (None, N_("You are already a member of this group.")),
     "not_member": (None, N_("That account is not a member of this group.")),
     "group_full": (None, N_("The group is full.")),
+    "too_many_groups_created": (None, N_("You have founded as many groups as allowed "
+                                         "(%(max)s).")),
+    "founder_cannot_leave": (None, N_("As the founder, hand the group to another member "
+                                      "before you leave.")),
     "too_many_groups_joined": (None, N_("You are in as many groups as allowed.")),
     "already_appealed": (None, N_("You already appealed this decision.")),
     "appeal_window_passed": (None, N_("The appeal deadline has passed.")),
