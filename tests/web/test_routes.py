@@ -62,6 +62,10 @@ ACCESS = {
     "POST /me/invitations/{invitation_id}/accept": "member",
     "POST /groups/{group_id}/leave": "member",
     "POST /groups/{group_id}/invitations": "member",
+    "GET /messages/{message_id}/delete": "member",
+    "POST /messages/{message_id}/delete": "member",
+    "POST /groups/{group_id}/members/{account_id}/role": "member",
+    "POST /groups/{group_id}/transfer": "member",
     # the officer console: a login first, then officers only (tests/web/test_officer.py)
     "GET /officer": "officer",
     "GET /officer/alerts": "officer",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
 from qunguan.enforcement import reports as enforcement_reports
+from qunguan.groups import Role
 from qunguan.groups import actions as group_actions
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
@@ -17,9 +18,11 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
-from qunguan.web.chat import parse_ids
+from qunguan.messaging import actions as messaging_actions
+from qunguan.messaging import queries as messaging_queries
+from qunguan.web.chat import parse_ids, with_withdrawals
 from qunguan.web.forms import FormErrors, attempt, explain
-from qunguan.web.i18n import gettext_for
+from qunguan.web.i18n import N_, gettext_for
 from qunguan.web.me import REPORT_OUTCOMES, REPORT_REASONS
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
@@ -49,6 +52,8 @@ def _admin_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *
                 pending=[{"r": r, "a": accounts[r.account_id]} for r in pending],
                 reports=enforcement_reports.group_reports(uow, viewer=me, group_id=group_id),
                 reasons=REPORT_REASONS, outcomes=REPORT_OUTCOMES,
+                heirs=[(str(m.account_id), accounts[m.account_id].display_name) for m in members
+                       if m.account_id != me.id and accounts[m.account_id].is_verified],
                 errors=errors or FormErrors(), failed=failed, now=uow.now(), invitee=invitee,
                 values={"rules": group.rules_text, **(values or {})})
 
@@ -144,3 +149,99 @@ def pin_rules(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _
         errors = explain(result, _)
     return _admin_page(request, uow, me, group_id, errors=errors, failed="rules", status=422,
                        values={"rules": rules[:MAX_RULES]})
+
+
+# --- deleting a member's message ------------------------------------------------------------
+
+MAX_REASON = 500
+
+
+def _delete_page(request: Request, uow: UnitOfWork, me: Account, message_id: int, *,
+                 errors: FormErrors, values: dict[str, str], status: int = 200) -> Response:
+    message = messaging_queries.access_message(uow, viewer=me, message_id=message_id)
+    group, _ = group_queries.require_manager(uow, viewer=me, group_id=message.group_id)
+    view = with_withdrawals(uow, messaging_queries.render(uow, [message]))[0]
+    return page(request, "admin/delete_message.html", status=status, m=view, by_id={},
+                group=group, errors=errors, values=values)
+
+
+@router.get("/messages/{message_id}/delete")
+def delete_form(request: Request, message_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+    return _delete_page(request, uow, me, message_id, errors=FormErrors(), values={})
+
+
+@router.post("/messages/{message_id}/delete")
+def delete_message(request: Request, message_id: IdPath, uow: UowDep, me: WebAccount,
+                   _csrf: Csrf, reason: Text = "") -> Response:
+    """GA-7: a founder or admin removes a member's message; the reason, if given, goes into
+    the audit record with the text (members see who removed it, not the reason)."""
+    _ = gettext_for(language(request))
+    errors = FormErrors()
+    if len(reason) > MAX_REASON:
+        errors.add("reason", _("This is too long."))
+    else:
+        result = attempt(uow, lambda: messaging_actions.do_delete_message(
+            uow, acting=me, message_id=message_id, reason=reason.strip() or None))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/groups/{result.group_id}#m-{result.id}")
+        if result.code == "not_found":
+            raise result
+        errors = explain(result, _)
+        if result.code == "forbidden":
+            errors = FormErrors(code=result.code)
+            errors.add(None, _("You can delete only the messages of members below your role."))
+    return _delete_page(request, uow, me, message_id, errors=errors, status=422,
+                        values={"reason": reason[:MAX_REASON]})
+
+
+# --- roles and the founder's hand-over (founder only) ----------------------------------------
+
+ROLE_CHOICES = {"admin": Role.ADMIN, "member": Role.MEMBER}
+
+
+@router.post("/groups/{group_id}/members/{account_id}/role")
+def set_role(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
+             me: WebAccount, _csrf: Csrf, role: Text = "") -> Response:
+    if role not in ROLE_CHOICES:
+        _ = gettext_for(language(request))
+        errors = FormErrors()
+        errors.add(None, _("Choose a role."))
+        return _admin_page(request, uow, me, group_id, errors=errors, failed="members",
+                           status=422)
+    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_set_role(
+        uow, acting=me, group_id=group_id, account_id=account_id, role=ROLE_CHOICES[role]))
+
+
+@router.post("/groups/{group_id}/transfer")
+def transfer(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _csrf: Csrf,
+             account_id: Text = "", confirm: Text = "") -> Response:
+    """Hand the group to another member (GA-5): they must be verified and free to found it;
+    the founder becomes an admin."""
+    _ = gettext_for(language(request))
+    errors = FormErrors()
+    heir = parse_ids([account_id]) if account_id.strip() else None
+    if not heir:
+        errors.add("account_id", _("Choose the member who takes over."))
+    if confirm != "1":
+        errors.add("confirm", _("Confirm that you hand the group over."))
+    if not errors and heir:
+        result = attempt(uow, lambda: group_actions.do_transfer_founder(
+            uow, acting=me, group_id=group_id, account_id=heir[0]))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/groups/{group_id}/info")
+        if result.code in ("forbidden", "not_found"):  # not the founder: the error page
+            raise result
+        errors = explain(result, _)
+        if result.code in HEIR_REFUSALS:
+            errors = FormErrors(code=result.code)
+            errors.add("account_id", _(HEIR_REFUSALS[result.code]))
+    return _admin_page(request, uow, me, group_id, errors=errors, failed="transfer",
+                       status=422, values={"heir": account_id[:20]})
+
+
+HEIR_REFUSALS = {
+    "real_name_required": N_("This member has not verified their identity: a founder must."),
+    "not_member": N_("This account is not a member of the group."),
+    "restricted": N_("A sanction bars this member from founding groups."),
+    "credit_too_low": N_("This member's credit is too low to found a group this large."),
+}

@@ -60,6 +60,8 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "group_full": (None, N_("The group is full.")),
     "too_many_groups_created": (None, N_("You have founded as many groups as allowed "
                                          "(%(max)s).")),
+    "credit_too_low": ("member_cap", N_("Your credit is too low to found a group of more than "
+                                        "%(member_cap)s members: choose a smaller size.")),
     "founder_cannot_leave": (None, N_("As the founder, hand the group to another member "
                                       "before you leave.")),
     "too_many_groups_joined": (None, N_("You are in as many groups as allowed.")),

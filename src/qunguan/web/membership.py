@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from qunguan.groups import Category, JoinPolicy
 from qunguan.groups import actions as group_actions
 from qunguan.groups import queries as group_queries
-from qunguan.groups.models import Category, JoinPolicy
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
