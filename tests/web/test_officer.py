@@ -25,7 +25,7 @@ from tests.web.conftest import Web, errors_of
 PAGES = ["/officer", "/officer/review", "/officer/appeals", "/officer/sanctions",
          "/officer/debunks", "/officer/clusters", "/officer/policy", "/officer/elections",
          "/officer/audit", "/officer/unmaskings", "/officer/holds", "/officer/retention",
-         "/officer/alerts"]
+         "/officer/alerts", "/officer/groups"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -69,6 +69,8 @@ ACCESS = {
     # the officer console: a login first, then officers only (tests/web/test_officer.py)
     "GET /officer": "officer",
     "GET /officer/alerts": "officer",
+    "GET /officer/groups": "officer",
+    "GET /officer/groups/{group_id}": "officer",
     "GET /officer/appeals": "officer",
     "GET /officer/appeals/{appeal_id}": "officer",
     "GET /officer/audit": "officer",

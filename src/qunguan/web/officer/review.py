@@ -14,6 +14,7 @@ from qunguan.enforcement import Decision, ItemSource, ItemStatus, SanctionKind, 
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.restrictions import Function
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
@@ -53,14 +54,15 @@ FUNCTIONS = {"post": N_("Posting"), "forward": N_("Forwarding"),
 @router.get("/officer/review")
 def queue(request: Request, uow: UowDep, me: OfficerAccount,
           status: Annotated[str, Query(max_length=16)] = "open",
-          source: Annotated[str, Query(max_length=16)] = "") -> Response:
+          source: Annotated[str, Query(max_length=16)] = "",
+          group_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     chosen_status = ItemStatus(status) if status in set(ItemStatus) else ItemStatus.OPEN
     chosen_source = ItemSource(source) if source in set(ItemSource) else None
     items = review.list_items(uow, viewer=me, status=chosen_status, source=chosen_source,
-                              limit=review.MAX_PAGE)
+                              group_id=group_id, limit=review.MAX_PAGE)
     names = display_names(uow, [i.claimed_by for i in items] + [i.decided_by for i in items])
     return page(request, "officer/queue.html", items=items, names=names, sources=SOURCES,
-                decided=DECIDED, filter_status=chosen_status.value,
+                decided=DECIDED, filter_status=chosen_status.value, group_id=group_id,
                 source=chosen_source.value if chosen_source else "", now=uow.now())
 
 
