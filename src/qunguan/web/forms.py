@@ -79,6 +79,20 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "not_recipient": (None, N_("The envelope was sent to another member.")),
     "envelope_blocked": (None, N_("This envelope cannot be sent.")),
     "invalid_request": (None, N_("Check the highlighted fields.")),
+    "rate_limited": (None, N_("Too many requests. Try again in %(minutes)s minutes.")),
+    "invalid_cursor": (None, N_("This page link is not valid. Go back to the newest "
+                                "messages.")),
+    "already_reported": (None, N_("You already reported this; your report is still open. You "
+                                  "will be told the outcome.")),
+    "too_many_reports": (None, N_("You filed %(cap)s reports in the last 24 hours. Try again "
+                                  "later.")),
+    "idempotency_key_reused": (None, N_("This form was already sent with other values. Reload "
+                                        "the page.")),
+    "topup_over_limit": ("amount_yuan", N_("A top-up is limited. Enter a smaller amount.")),
+    "envelope_election_blocked": ("total_yuan", N_("An election covering this group blocks red "
+                                                   "envelopes while it runs.")),
+    "envelope_held": (None, N_("This envelope is held for review under the election rules. It "
+                               "can be opened once a reviewer releases it.")),
 }
 GENERIC = N_("That did not work (%(code)s).")
 

@@ -18,6 +18,7 @@ from qunguan.rumors import queries as rumor_queries
 from qunguan.web.forms import FormErrors, attempt
 from qunguan.web.i18n import N_, Gettext, gettext_for
 from qunguan.web.officer.common import OfficerAccount, officer_explain, parse_positive
+from qunguan.web.officer.problems import import_problem
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
 from qunguan.web.session import Csrf, language
@@ -60,7 +61,7 @@ def _list_context(uow: UnitOfWork, me: Account, q: str, status: str,
         uow, viewer=me, q=q or None, status=status if status in ("active", "retired") else None,
         before_id=before_id, limit=PAGE)
     return {"debunks": rows, "next_before": next_before, "q": q, "filter_status": status,
-            "verdicts": VERDICTS}
+            "verdicts": VERDICTS, "import_problem": import_problem}
 
 
 @router.get("/officer/debunks")

@@ -19,6 +19,7 @@ from qunguan.screening import queries as screening_queries
 from qunguan.web.forms import FormErrors, attempt
 from qunguan.web.i18n import gettext_for
 from qunguan.web.officer.common import OfficerAccount, officer_explain
+from qunguan.web.officer.problems import pack_problem
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
 from qunguan.web.session import Csrf, language
@@ -34,6 +35,7 @@ def _context(uow: UnitOfWork, me: Account, chosen: str) -> dict[str, Any]:
     files = screening_queries.active_pack_files(uow, viewer=me)
     hits, _next = screening_queries.list_hits(uow, viewer=me, mode="shadow", limit=SHADOW_HITS)
     return {"policy": screening_queries.active_policy(uow, viewer=me),
+            "pack_problem": pack_problem,
             "versions": screening_queries.policy_versions(uow, viewer=me),
             "shadow_hits": hits, "file_names": sorted(files),
             "chosen": chosen if chosen in files else "",
