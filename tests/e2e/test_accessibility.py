@@ -43,7 +43,8 @@ def demo(server: LiveServer) -> dict[str, Any]:
 
 def audit(page: Page, path: str) -> None:
     response = page.goto(path)
-    assert response is not None and response.ok, f"{path}: {response and response.status}"
+    assert response is not None, path
+    assert response.ok, f"{path}: {response.status}"
     page.wait_for_load_state("networkidle")
     found = page.evaluate(AUDIT)
     assert found["low"] == [], f"{path}: contrast below WCAG AA: {found['low']}"
