@@ -4,7 +4,7 @@ see the reports about the group. Every check is the groups capability's own."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
@@ -31,6 +31,7 @@ from qunguan.web.session import Csrf, WebAccount, language
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 Text = Annotated[str, Form()]
+T = TypeVar("T")
 MUTE_CHOICES = {"3600": 3600, "86400": 86400, "604800": 604800}
 MAX_RULES = 5000
 
@@ -114,18 +115,26 @@ def remove(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
         uow, acting=me, group_id=group_id, account_id=account_id, reason=reason[:500] or None))
 
 
+def _choose(request: Request, uow: UnitOfWork, me: Account, group_id: int, value: str,
+            choices: dict[str, T], missing: str, work: Callable[[T], object]) -> Response:
+    """A member-row form whose one field is a choice: a value not offered is refused above
+    the members' table (``missing``, an msgid), a chosen one goes to ``work``."""
+    if value not in choices:
+        _ = gettext_for(language(request))
+        errors = FormErrors()
+        errors.add(None, _(missing))
+        return _admin_page(request, uow, me, group_id, errors=errors, failed="members",
+                           status=422)
+    return _act(request, uow, me, group_id, "members", lambda: work(choices[value]))
+
+
 @router.post("/groups/{group_id}/members/{account_id}/mute")
 def mute(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
          me: WebAccount, _csrf: Csrf, seconds: Text = "") -> Response:
-    if seconds not in MUTE_CHOICES:
-        _ = gettext_for(language(request))
-        errors = FormErrors()
-        errors.add(None, _("Choose how long."))
-        return _admin_page(request, uow, me, group_id, errors=errors, failed="members",
-                           status=422)
-    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_mute(
-        uow, acting=me, group_id=group_id, account_id=account_id,
-        seconds=MUTE_CHOICES[seconds], reason=None))
+    return _choose(request, uow, me, group_id, seconds, MUTE_CHOICES, N_("Choose how long."),
+                   lambda chosen: group_actions.do_mute(
+                       uow, acting=me, group_id=group_id, account_id=account_id,
+                       seconds=chosen, reason=None))
 
 
 @router.post("/groups/{group_id}/members/{account_id}/unmute")
@@ -202,14 +211,9 @@ ROLE_CHOICES = {"admin": Role.ADMIN, "member": Role.MEMBER}
 @router.post("/groups/{group_id}/members/{account_id}/role")
 def set_role(request: Request, group_id: IdPath, account_id: IdPath, uow: UowDep,
              me: WebAccount, _csrf: Csrf, role: Text = "") -> Response:
-    if role not in ROLE_CHOICES:
-        _ = gettext_for(language(request))
-        errors = FormErrors()
-        errors.add(None, _("Choose a role."))
-        return _admin_page(request, uow, me, group_id, errors=errors, failed="members",
-                           status=422)
-    return _act(request, uow, me, group_id, "members", lambda: group_actions.do_set_role(
-        uow, acting=me, group_id=group_id, account_id=account_id, role=ROLE_CHOICES[role]))
+    return _choose(request, uow, me, group_id, role, ROLE_CHOICES, N_("Choose a role."),
+                   lambda chosen: group_actions.do_set_role(
+                       uow, acting=me, group_id=group_id, account_id=account_id, role=chosen))
 
 
 @router.post("/groups/{group_id}/transfer")

@@ -17,7 +17,7 @@ from qunguan.kernel.web import UowDep
 from qunguan.screening import actions as screening_actions
 from qunguan.screening import queries as screening_queries
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import gettext_for
+from qunguan.web.i18n import OFFICER, gettext_for
 from qunguan.web.officer.common import OfficerAccount, officer_explain
 from qunguan.web.officer.problems import pack_problem
 from qunguan.web.pages import WebRoute, redirect
@@ -56,7 +56,7 @@ def check_or_load(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf
                   action: Annotated[str, Form()] = "check") -> Response:
     """One form, two buttons: check validates the active pack with this file changed (or
     added); load makes that pack the next version. Empty content removes the file."""
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     if not FILE_NAME.fullmatch(name):
         errors.add("name", _("Name a file: pack.toml, rules/NAME.toml or lexicons/NAME.txt."))

@@ -19,7 +19,7 @@ from qunguan.kernel.restrictions import Function
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, gettext_for
+from qunguan.web.i18n import N_, OFFICER, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     display_names,
@@ -104,7 +104,7 @@ def _claim_change(request: Request, uow: UnitOfWork, me: Account, item_id: int,
     result = attempt(uow, work)
     if isinstance(result, QunguanError):
         return _case_failed(request, uow, me, item_id,
-                            officer_explain(result, gettext_for(language(request))), {})
+                            officer_explain(result, gettext_for(language(request), OFFICER)), {})
     return redirect(then)
 
 
@@ -130,7 +130,7 @@ def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _
            kind: Annotated[str, Form()] = "", hours: Annotated[str, Form()] = "",
            functions: Annotated[list[str], Form()] = [],  # noqa: B006
            skip_warning_reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"decision": decision, "reason": reason[:MAX_REASON_FIELD], "kind": kind,
               "hours": hours[:12], "functions": functions,
               "skip_warning_reason": skip_warning_reason[:MAX_REASON_FIELD]}
