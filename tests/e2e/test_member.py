@@ -185,7 +185,7 @@ def test_member_founds_a_group_invites_another_who_accepts_and_they_chat(
     founder.get_by_role("link", name="创建群").first.click()
     founder.get_by_role("button", name="创建", exact=True).click()  # every field empty
     expect(founder.locator("#f-name-error")).to_contain_text("请填写群名称")
-    expect(founder.locator("#f-category-error")).to_contain_text("请选择群类别")
+    expect(founder.locator("#f-category-error")).to_contain_text("请选择类别")
     founder.get_by_label("群名称").fill("读书会")
     founder.get_by_label("类别").select_option("social")
     founder.get_by_label("群规").fill("只谈读书，不发广告。")

@@ -24,7 +24,7 @@ def test_found_a_group_with_errors_next_to_their_fields(web: Web, cast: Cast,
     assert r.status_code == 422
     errors = errors_of(r.text)
     assert errors["f-name-error"] == "请填写群名称。"
-    assert errors["f-category-error"] == "请选择群类别。"
+    assert errors["f-category-error"] == "请选择类别。"
     assert errors["f-tier-error"] == "请选择群级别。"
     assert errors["f-member_cap-error"] == "请输入 2 到 500 之间的数字，或留空。"
     assert "守规矩</textarea>" in r.text
