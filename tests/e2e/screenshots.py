@@ -20,6 +20,8 @@ from qunguan.enforcement import SubjectType, sanctions
 from qunguan.enforcement.models import SanctionKind
 from qunguan.envelopes import Split
 from qunguan.envelopes import actions as envelope_actions
+from qunguan.groups import Category, JoinPolicy
+from qunguan.groups import actions as group_actions
 from qunguan.groups import queries as group_queries
 from qunguan.identity import queries as identity_queries
 from qunguan.identity import vault
@@ -58,6 +60,12 @@ def stage(server: LiveServer) -> dict[str, int]:
             uow, acting=account(uow, "officer"), subject_type=SubjectType.ACCOUNT,
             subject_id=chen.id, kind=SanctionKind.WARNING,
             reason="在群内转发未经核实的停水消息，引起恐慌")
+        # An invitation waiting for the member: a reading group the secretary founded.
+        club = group_actions.do_create_group(
+            uow, acting=secretary, name="读书会", category=Category.SOCIAL, tier=1,
+            join_policy=JoinPolicy.INVITE_ONLY, rules_text="只谈读书，不发广告。",
+            member_cap=None)
+        group_actions.do_invite(uow, acting=secretary, group_id=club.id, account_id=chen.id)
         return {"branch": branch}
     return dict(server.run(work))
 
@@ -90,6 +98,8 @@ def main(out: Path) -> None:
             ("sanctions", "member_chen", "/me/sanctions"),
             ("verify", "newcomer", "/verify"),
             ("admin", "secretary", f"/groups/{branch}/admin"),
+            ("new-group", "member_chen", "/groups/new"),
+            ("invitations", "member_chen", "/me/invitations"),
         ]
         for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             for name, who, path in shots:

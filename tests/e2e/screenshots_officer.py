@@ -177,7 +177,7 @@ def seed(server: LiveServer) -> dict[str, int]:
         audit_actions.do_self_check(uow, acting=system)
     server.run(log)
     return {"item": first.id, "case": second.id, "appeal": appeal_id,
-            "unmasking": unmasking_id}
+            "unmasking": unmasking_id, "group": groups[0]}
 
 
 def log_in(page: Page, person: Any) -> None:
@@ -203,7 +203,8 @@ def shoot(out: Path) -> list[Path]:
                  "unmaskings": "/officer/unmaskings",
                  "unmasking": f"/officer/unmaskings/{ids['unmasking']}",
                  "holds": "/officer/holds", "retention": "/officer/retention",
-                 "audit": "/officer/audit"}
+                 "audit": "/officer/audit", "groups": "/officer/groups",
+                 "group": f"/officer/groups/{ids['group']}"}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):

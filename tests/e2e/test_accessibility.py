@@ -3,18 +3,28 @@ every control has a label, nothing overflows sideways; and logging in works by k
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from qunguan import screening
 from qunguan.demo import CAST, DEMO_PASSWORD, seed_demo
 from qunguan.groups import queries as group_queries
+from qunguan.identity import queries as identity_queries
 from qunguan.kernel.uow import UnitOfWork
+from qunguan.messaging import queries as messaging_queries
+from qunguan.rumors import clusters as rumor_clusters
+from qunguan.rumors import queries as rumor_queries
 from tests.e2e.conftest import Browsers
 from tests.e2e.screenshots import account, log_in
+from tests.e2e.screenshots_officer import _hold_trigger as hold_trigger
+from tests.e2e.screenshots_officer import log_in as log_in_person
+from tests.e2e.screenshots_officer import seed as seed_console
 from tests.e2e.server import DESKTOP, LiveServer
+from tests.web.test_routes import ACCESS
 
 # Text below WCAG AA contrast (4.5:1, 3:1 for large text), controls without a label, width.
 AUDIT = (Path(__file__).parent / "audit.js").read_text(encoding="utf-8")
@@ -32,7 +42,9 @@ def demo(server: LiveServer) -> dict[str, Any]:
 
 
 def audit(page: Page, path: str) -> None:
-    page.goto(path)
+    response = page.goto(path)
+    assert response is not None, path
+    assert response.ok, f"{path}: {response.status}"
     page.wait_for_load_state("networkidle")
     found = page.evaluate(AUDIT)
     assert found["low"] == [], f"{path}: contrast below WCAG AA: {found['low']}"
@@ -102,3 +114,70 @@ def test_logging_in_with_the_keyboard_only(server: LiveServer, browsers: Browser
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="我的群")).to_be_visible()
     expect(page.locator(".group-link").first).to_be_visible()
+
+
+# Page routes a browser does not open as a page, and why.
+NOT_PAGES = {
+    "GET /groups/{group_id}/messages/{message_id}": "a fragment the chat page fetches",
+}
+
+
+def test_every_page_in_access_meets_contrast_labels_and_fits_a_phone(
+        server: LiveServer, browsers: Browsers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every GET page of tests/web/test_routes.py's ACCESS, as the person it is for (a
+    visitor, a member, the group's founder, an officer), over a server seeded with what each
+    page shows (the officer screenshots' seed: cases, an appeal, clusters, debunks, an
+    election with an alert, a hold, an unmasking request)."""
+    monkeypatch.setattr(screening, "gate", screening.gate)  # restored after the test
+    hold_trigger()  # the seed's held messages
+    ids = seed_console(server)
+
+    def found(uow: UnitOfWork) -> dict[str, Any]:
+        officer = identity_queries.get_account(uow, server.cast["officer"].id)
+        founder = identity_queries.get_account(uow, server.cast["founder"].id)
+        group = group_queries.my_groups(uow, founder)[0][0]
+        rows, _ = messaging_queries.history(uow, viewer=founder, group_id=group.id,
+                                            before=None, limit=50)
+        other = next(m for m in rows if m.sender_id == server.cast["member2"].id)
+        clusters = rumor_clusters.list_clusters(uow, viewer=officer)
+        debunks, _ = rumor_queries.list_debunks(uow, viewer=officer)
+        return {"group_id": group.id, "code": group.code, "message_id": other.id,
+                "cluster_id": clusters[0].cluster.id, "debunk_id": debunks[0].id}
+    known = dict(server.run(found))
+    known.update({"item_id": ids["item"], "appeal_id": ids["appeal"],
+                  "request_id": ids["unmasking"]})
+    pages: dict[str, list[str]] = {"public": [], "member": [], "admin": [], "officer": []}
+    for key, who in ACCESS.items():
+        method, path = key.split(" ", 1)
+        if method != "GET" or key in NOT_PAGES:
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: str(known[m.group(1)]), path)
+        if path == "/join":
+            url += f"?code={known['code']}"
+        if who == "member" and ("/admin" in path or path.endswith("/delete")):
+            who = "admin"
+        pages[who].append(url)
+    visitor = browsers.page()
+    for url in pages["public"]:
+        audit(visitor, url)
+    opened = {}
+    for who, person in (("member", "member"), ("admin", "founder"), ("officer", "officer")):
+        page = opened[who] = browsers.page()
+        log_in_person(page, server.cast[person])
+        for url in pages[who]:
+            audit(page, url)
+    assert all(pages.values()), pages
+    # The new forms with every field wrong: founding a group, inviting, handing over.
+    page = opened["member"]
+    page.goto("/groups/new")
+    page.get_by_role("button", name="创建", exact=True).click()
+    expect(page.locator("#f-name-error")).to_be_visible()
+    found = page.evaluate(AUDIT)
+    assert (found["low"], found["unlabelled"]) == ([], [])
+    page = opened["admin"]
+    for button, error in (("邀请", "#f-account_id-error"), ("转让", "#f-confirm-error")):
+        page.goto(f"/groups/{known['group_id']}/admin")
+        page.get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(error)).to_be_visible()
+        found = page.evaluate(AUDIT)
+        assert (found["low"], found["unlabelled"]) == ([], []), button

@@ -167,3 +167,56 @@ def test_member_reads_the_statement_and_appeals(server: LiveServer,
     statement.get_by_label("申诉：该决定为何有误？").fill("那是村里的通知，不是广告。")
     statement.get_by_role("button", name="提交申诉").click()
     expect(page.locator(".statement").first).to_contain_text("申诉等待处理")
+
+
+def test_member_founds_a_group_invites_another_who_accepts_and_they_chat(
+        server: LiveServer, browsers: Browsers) -> None:
+    seed_people(server, ("founder", "member"))
+    founder = browsers.page()
+    member = browsers.page(viewport=DESKTOP)
+    log_in(founder, server.cast["founder"])
+    log_in(member, server.cast["member"])
+
+    # The invitee reads their account number on the profile page and passes it on.
+    member.goto("/profile")
+    number = member.locator("code").first.inner_text()
+    assert number == str(account_id_by_phone(server, server.cast["member"].phone))
+
+    founder.get_by_role("link", name="创建群").first.click()
+    founder.get_by_role("button", name="创建", exact=True).click()  # every field empty
+    expect(founder.locator("#f-name-error")).to_contain_text("请填写群名称")
+    expect(founder.locator("#f-category-error")).to_contain_text("请选择类别")
+    founder.get_by_label("群名称").fill("读书会")
+    founder.get_by_label("类别").select_option("social")
+    founder.get_by_label("群规").fill("只谈读书，不发广告。")
+    founder.get_by_role("button", name="创建", exact=True).click()
+    expect(founder.get_by_role("heading", name="读书会")).to_be_visible()
+    founder.get_by_role("link", name="管理").click()
+    founder.get_by_label("账号").fill("99999")
+    founder.get_by_role("button", name="邀请", exact=True).click()
+    expect(founder.locator("#f-account_id-error")).to_contain_text("没有这个账号")
+    expect(founder.get_by_label("账号")).to_have_value("99999")
+    founder.get_by_label("账号").fill(number)
+    founder.get_by_role("button", name="邀请", exact=True).click()
+    expect(founder.get_by_role("status")).to_contain_text(f"已向账号 {number} 发出邀请")
+
+    member.goto("/groups")
+    member.get_by_role("link", name="待处理的入群邀请：1 个").click()
+    invitation = member.locator("article.item")
+    expect(invitation).to_contain_text("读书会")
+    expect(invitation).to_contain_text("只谈读书，不发广告。")
+    invitation.get_by_role("button", name="接受并入群").click()  # the rules not acknowledged
+    expect(member.locator(".error").first).to_contain_text("请阅读并确认群规")
+    member.get_by_label("我已阅读并同意群规").check()
+    member.get_by_role("button", name="接受并入群").click()
+    expect(member.locator(".chat-head h1")).to_have_text("读书会")
+
+    founder.get_by_role("link", name="返回聊天").first.click()
+    for page in (founder, member):
+        expect(page.locator(".chat")).to_have_attribute("data-connected", "1")
+    founder.get_by_label("消息").fill("欢迎加入读书会")
+    founder.get_by_role("button", name="发送", exact=True).click()
+    expect(member.locator(".msg .text")).to_have_text(["欢迎加入读书会"])
+    member.get_by_label("消息").fill("谢谢群主")
+    member.get_by_role("button", name="发送", exact=True).click()
+    expect(founder.locator(".msg .text")).to_have_text(["欢迎加入读书会", "谢谢群主"])

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from qunguan.groups import queries
 from qunguan.groups.models import RequestStatus, Role
+from qunguan.identity import queries as identity_queries
 from qunguan.kernel.events import EventType
 from tests.conftest import Api, Cast, error_code
 from tests.groups.conftest import (
@@ -202,3 +204,27 @@ def test_invitation_after_removal_cannot_be_used_to_return(api: Api, cast: Cast,
     assert r.status_code == 409
     assert error_code(r) == "conflict"
     assert membership_row(app, cast.group["id"], cast.outsider.id) is None
+
+
+def test_my_invitations_with_groups_lists_pending_ones_with_their_group(
+        api: Api, cast: Cast, app: Any) -> None:
+    inv = invite(api, cast.group, cast.admin, cast.outsider)
+    other = create_group(api, cast.founder, name="第二群")
+    second = invite(api, other, cast.founder, cast.outsider)
+    invite(api, other, cast.founder, cast.member2)  # someone else's
+    uow = app.state.uows()
+    try:
+        viewer = identity_queries.get_account(uow, cast.outsider.id)
+        rows = queries.my_invitations_with_groups(uow, viewer)
+        assert [(i.id, g.id, g.name) for i, g in rows] == [
+            (inv["id"], cast.group["id"], "项目协调群"), (second["id"], other["id"], "第二群")]
+    finally:
+        uow.close()
+    accept(api, inv, cast.outsider, cast.group["rules_version"])
+    uow = app.state.uows()
+    try:
+        viewer = identity_queries.get_account(uow, cast.outsider.id)
+        assert [i.id for i, _ in queries.my_invitations_with_groups(uow, viewer)] == \
+            [second["id"]]
+    finally:
+        uow.close()

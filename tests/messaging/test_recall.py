@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from qunguan.kernel.events import EventType
+from qunguan.messaging import queries
 from tests.conftest import Api, Cast, audit_records, error_code, outbox_events
 from tests.messaging.conftest import count_rows, history, message_row, posted
 
@@ -191,3 +192,20 @@ def test_concurrent_withdrawals_happen_once(api: Api, cast: Cast, app: Any, gid:
                  + audit_records(app, EventType.MESSAGE_DELETED))
     assert len(withdrawn) == 1
     assert withdrawn[0].extra["text"] == "并发撤回"
+
+
+def test_withdrawals_say_how_and_by_whom_never_the_text(api: Api, cast: Cast, app: Any,
+                                                        gid: int) -> None:
+    kept = posted(api, cast.member, gid, "留着")
+    recalled = posted(api, cast.member, gid, "撤回的")
+    deleted = posted(api, cast.member2, gid, "删掉的")
+    assert recall(api, cast.member, recalled["id"]).status_code == 200
+    assert delete(api, cast.admin, deleted["id"], reason="违规").status_code == 200
+    uow = app.state.uows()
+    try:
+        found = queries.withdrawals(uow, [kept["id"], recalled["id"], deleted["id"]])
+        assert queries.withdrawals(uow, []) == {}
+    finally:
+        uow.close()
+    assert found == {recalled["id"]: {"how": "recalled", "by": cast.member.id},
+                     deleted["id"]: {"how": "deleted", "by": cast.admin.id}}

@@ -61,7 +61,7 @@ def test_history_pages_of_fifty(web: Web, api: Api, cast: Cast, clock: FixedCloc
     r = web.get(f"/groups/{gid}?before=garbage")
     assert r.status_code == 422
     assert "Traceback" not in r.text
-    assert "操作未成功（invalid_cursor）" in r.text
+    assert "此页面链接无效" in r.text
 
 
 def test_strangers_get_a_not_found_page(web: Web, cast: Cast) -> None:

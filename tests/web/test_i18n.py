@@ -12,8 +12,10 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from qunguan.web.i18n import DOMAINS, LANGUAGES, LOCALE_DIR, gettext_for
+from qunguan.web.i18n import DOMAINS, LANGUAGES, LOCALE_DIR, OFFICER, gettext_for
 from qunguan.web.render import TEMPLATES
+from tests.conftest import Cast
+from tests.web.conftest import Web
 
 WEB = TEMPLATES.parent
 KEYWORDS = {"_": None, "N_": None}
@@ -79,6 +81,17 @@ def test_gettext_translates_and_formats() -> None:
     # The officer console's catalogue is chained behind the members' one.
     assert gettext_for("zh_CN")("Review queue") == "审核队列"
     assert gettext_for("en")("Review queue") == "Review queue"
+    # A word both catalogues hold reads as each side means it: members open a red envelope,
+    # officers see an item's status.
+    assert gettext_for("zh_CN")("Open") == "领取"
+    assert gettext_for("zh_CN", OFFICER)("Open") == "待处理"
+    assert gettext_for("zh_CN", OFFICER)("Log in") == "登录"  # the members' one behind
+
+
+def test_console_pages_read_the_console_catalogue_first(web: Web, cast: Cast) -> None:
+    queue = web.as_(cast.officer).get("/officer/review").text
+    assert '<option value="open" selected>待处理</option>' in queue
+    assert "领取" not in queue
 
 
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)

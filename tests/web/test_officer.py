@@ -25,7 +25,7 @@ from tests.web.conftest import Web, errors_of
 PAGES = ["/officer", "/officer/review", "/officer/appeals", "/officer/sanctions",
          "/officer/debunks", "/officer/clusters", "/officer/policy", "/officer/elections",
          "/officer/audit", "/officer/unmaskings", "/officer/holds", "/officer/retention",
-         "/officer/alerts"]
+         "/officer/alerts", "/officer/groups"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -227,6 +227,10 @@ def test_debunk_import_names_each_bad_row(web: Web, cast: Cast, app: Any) -> Non
     assert "没有导入任何条目" in errors_of(r.text)["import-errors"]
     lines = re.findall(r"第 (\d+) 行", r.text)
     assert lines == ["3", "4"]
+    # Each row's problem in the officer's language, not the API's English.
+    assert "publisher 为必填项，不能为空。" in r.text
+    assert "verdict 必须是 " in r.text
+    assert 'lang="en"' not in r.text.split('class="row-errors"')[1].split("</ul>")[0]
     assert audit_records(app, EventType.DEBUNKS_IMPORTED) == []
     good = "\n".join(json.dumps(row, ensure_ascii=False) for row in [
         {"claim": "地震预报说明天有大地震", "verdict": "false", "refutation": "地震无法准确预报",
@@ -255,6 +259,13 @@ def test_policy_check_and_load(web: Web, cast: Cast, app: Any) -> None:
     assert r.status_code == 422
     assert "rules/extra.toml" in r.text
     assert "策略包无效" in errors_of(r.text)["form-errors"]
+    # Each problem in the officer's language (the file's own words kept as written).
+    assert "id 只能由小写字母、数字、&#39;.&#39;、&#39;_&#39; 或 &#39;-&#39; 组成（最多 64 个）。" \
+        in r.text
+    r = web.post("/officer/policy", {"name": "rules/extra.toml", "action": "check",
+                                     "content": "[[rule]]\nid = \"x\"\nbogus = 1\n"})
+    assert "未知的规则键 &#39;bogus&#39;（可用：" in r.text
+    assert "规则须用两种语言给出理由" in r.text
     r = web.post("/officer/policy", {"name": "../etc/passwd", "content": "x", "action": "load"})
     assert r.status_code == 422
     assert "f-name-error" in errors_of(r.text)

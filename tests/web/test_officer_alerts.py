@@ -44,7 +44,8 @@ def test_alerts_show_the_finding_its_evidence_and_its_case(web: Web, api: Api, c
     assert f'<dd lang="en">{alert.explanation}</dd>' in text.replace("&#39;", "'")
     assert cast.founder.display_name in text
     assert f'href="/officer/review/{item.id}"' in text
-    assert f'href="/officer/alerts?group_id={cast.group["id"]}">{cast.group["name"]}</a>' in text
+    assert f'href="/officer/groups/{cast.group["id"]}">{cast.group["name"]}</a>' in text
+    assert f'href="/officer/alerts?group_id={cast.group["id"]}">该群的预警</a>' in text
     assert "村委会换届选举" in text
     assert "40.00 元" in text
     for name in ("管家丙", "成员丁", "成员戊"):

@@ -113,7 +113,9 @@ def test_declare_for_a_category_and_cancel_with_a_reason(web: Web, cast: Cast,
     assert (election.scope, election.category, election.group_id) == ("category", "work", None)
     assert election.policy == app.state.uows.settings.election_default_policy
     page = web.get("/officer/elections").text
-    assert f'{cast.group["id"]} (工作)' in page  # the work group it covers, and its category
+    # the work group it covers, and its category
+    gid = cast.group["id"]
+    assert f'href="/officer/groups/{gid}">群 {gid}</a> (工作)' in page
     assert f'action="/officer/elections/{election.id}/cancel"' in page
     r = web.post(f"/officer/elections/{election.id}/cancel", {"reason": "  "})
     assert r.status_code == 422

@@ -56,9 +56,21 @@ ACCESS = {
     "POST /groups/{group_id}/members/{account_id}/mute": "member",
     "POST /groups/{group_id}/members/{account_id}/unmute": "member",
     "POST /groups/{group_id}/rules": "member",
+    "GET /groups/new": "member",
+    "POST /groups/new": "member",
+    "GET /me/invitations": "member",
+    "POST /me/invitations/{invitation_id}/accept": "member",
+    "POST /groups/{group_id}/leave": "member",
+    "POST /groups/{group_id}/invitations": "member",
+    "GET /messages/{message_id}/delete": "member",
+    "POST /messages/{message_id}/delete": "member",
+    "POST /groups/{group_id}/members/{account_id}/role": "member",
+    "POST /groups/{group_id}/transfer": "member",
     # the officer console: a login first, then officers only (tests/web/test_officer.py)
     "GET /officer": "officer",
     "GET /officer/alerts": "officer",
+    "GET /officer/groups": "officer",
+    "GET /officer/groups/{group_id}": "officer",
     "GET /officer/appeals": "officer",
     "GET /officer/appeals/{appeal_id}": "officer",
     "GET /officer/audit": "officer",
@@ -147,7 +159,9 @@ def test_junk_in_every_field_answers_with_a_page(key: str, web: Web, cast: Cast)
     fields = ("phone", "password", "display_name", "provider", "legal_name", "id_number",
               "token", "text", "reply_to_id", "mentions", "confirm", "group_ids", "reason",
               "note", "good_faith", "code", "rules_version", "total_yuan", "parts", "split",
-              "key", "amount_yuan", "seconds", "decision", "rules", "lang", "next")
+              "key", "amount_yuan", "seconds", "decision", "rules", "lang", "next", "name",
+              "category", "tier", "join_policy", "rules_text", "member_cap", "account_id",
+              "role")
     person = cast.officer if ACCESS[key] == "officer" else cast.founder
     for junk in JUNK:
         web.as_(person)

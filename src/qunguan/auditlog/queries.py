@@ -25,9 +25,11 @@ MAX_PAGE = 500
 
 def list_records(uow: UnitOfWork, *, viewer: Account, event_type: str | None = None,
                  group_id: int | None = None, acting_id: int | None = None,
-                 before_id: int | None = None,
-                 limit: int = 100) -> tuple[list[AuditRecord], int | None]:
-    """Newest first, filtered; returns the page and the ``before_id`` of the next one."""
+                 before_id: int | None = None, limit: int = 100,
+                 event_types: Sequence[EventType] | None = None,
+                 ) -> tuple[list[AuditRecord], int | None]:
+    """Newest first, filtered (``event_types``: any of these); returns the page and the
+    ``before_id`` of the next one."""
     identity_queries.require_officer(viewer)
     stmt = select(AuditRecord)
     if event_type is not None:
@@ -37,6 +39,8 @@ def list_records(uow: UnitOfWork, *, viewer: Account, event_type: str | None = N
             raise QunguanError("invalid_request", "Unknown event type.", fields=["type"],
                                known=[e.name.lower() for e in EventType]) from None
         stmt = stmt.where(AuditRecord.event_type == int(kind))
+    if event_types is not None:
+        stmt = stmt.where(AuditRecord.event_type.in_([int(t) for t in event_types]))
     if group_id is not None:
         stmt = stmt.where(AuditRecord.group_id == group_id)
     if acting_id is not None:

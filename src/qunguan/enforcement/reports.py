@@ -117,8 +117,12 @@ def my_reports(uow: UnitOfWork, viewer: Account, limit: int = 100) -> list[Repor
 def group_reports(uow: UnitOfWork, *, viewer: Account, group_id: int,
                   limit: int = 100) -> list[Report]:
     """Reports about a group's messages, members or the group itself, for its founder and
-    admins (GA-8). The caller must not show who reported: reporters are protected (CR-3)."""
-    group_queries.require_manager(uow, viewer=viewer, group_id=group_id)
+    admins (GA-8) and for officers (any group's). The caller must not show who reported:
+    reporters are protected (CR-3)."""
+    if viewer.is_officer:
+        group_queries.access_group(uow, viewer=viewer, group_id=group_id)  # not_found
+    else:
+        group_queries.require_manager(uow, viewer=viewer, group_id=group_id)
     return list(uow.session.scalars(select(Report).where(Report.group_id == group_id)
                                     .order_by(Report.id.desc()).limit(max(1, min(limit, 500)))))
 

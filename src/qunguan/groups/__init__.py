@@ -6,9 +6,10 @@ from qunguan.groups.models import (
     ElectionPolicy,
     ElectionScope,
     Group,
+    JoinPolicy,
     Membership,
     Role,
 )
 
 __all__ = ["Category", "ElectionPeriod", "ElectionPolicy", "ElectionScope", "Group",
-           "Membership", "Role"]
+           "JoinPolicy", "Membership", "Role"]

@@ -133,6 +133,17 @@ def my_invitations(uow: UnitOfWork, viewer: Account) -> list[Invitation]:
         .order_by(Invitation.id)))
 
 
+def my_invitations_with_groups(uow: UnitOfWork,
+                               viewer: Account) -> list[tuple[Invitation, Group]]:
+    """The viewer's pending invitations with the group each one is to: its card and rules,
+    which the invitee reads and acknowledges before accepting (GA-9)."""
+    rows = uow.session.execute(select(Invitation, Group).join(
+        Group, Group.id == Invitation.group_id).where(
+        Invitation.invitee_id == viewer.id, Invitation.status == RequestStatus.PENDING)
+        .order_by(Invitation.id))
+    return [(i, g) for i, g in rows]
+
+
 def all_groups(uow: UnitOfWork, *, viewer: Account) -> list[Group]:
     """Officer overview of every group (GA-3, GA-4)."""
     if not viewer.is_officer:

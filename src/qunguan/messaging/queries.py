@@ -16,7 +16,9 @@ from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.events import EventType
 from qunguan.kernel.ids import MAX_ID
+from qunguan.kernel.models import AuditRecord
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.messaging.models import (
     ForwardCount,
@@ -117,6 +119,25 @@ def render(uow: UnitOfWork, messages: Sequence[Message], *,
             "created_at": _iso(m.created_at),
         })
     return out
+
+
+WITHDRAWALS = {EventType.MESSAGE_RECALLED: "recalled", EventType.MESSAGE_DELETED: "deleted",
+               EventType.MESSAGE_REMOVED: "removed"}
+
+
+def withdrawals(uow: UnitOfWork, message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """How each withdrawn message went and who did it, as the audit record keeps it (GA-8):
+    ``{"how": "recalled" | "deleted" (a group admin) | "removed" (an officer), "by":
+    account id}``, the latest withdrawal of each. Never the withdrawn text."""
+    if not message_ids:
+        return {}
+    rows = uow.session.execute(select(AuditRecord.subject_id, AuditRecord.event_type,
+                                      AuditRecord.acting_id).where(
+        AuditRecord.subject_type == "message",
+        AuditRecord.subject_id.in_([str(i) for i in message_ids]),
+        AuditRecord.event_type.in_([int(t) for t in WITHDRAWALS])).order_by(AuditRecord.id))
+    return {int(str(subject)): {"how": WITHDRAWALS[EventType(kind)], "by": acting}
+            for subject, kind, acting in rows}
 
 
 def history(uow: UnitOfWork, *, viewer: Account, group_id: int, before: str | None,

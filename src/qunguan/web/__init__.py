@@ -8,12 +8,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from qunguan.web import account, admin, chat, envelopes, me
+from qunguan.web import account, admin, chat, envelopes, me, membership
 from qunguan.web import officer as officer_console
 from qunguan.web.render import STATIC
 
-ROUTERS = (account.router, chat.router, me.router, envelopes.router, admin.router,
-           *officer_console.ROUTERS)
+# membership before chat: /groups/new is not a group's number.
+ROUTERS = (account.router, membership.router, chat.router, me.router, envelopes.router,
+           admin.router, *officer_console.ROUTERS)
 
 
 def install(app: FastAPI) -> None:

@@ -42,10 +42,12 @@ def parse_ids(values: list[str]) -> list[int] | None:
 
 
 @router.get("/groups")
-def my_groups(request: Request, uow: UowDep, me: WebAccount) -> Response:
+def my_groups(request: Request, uow: UowDep, me: WebAccount,
+              left: Annotated[str, Query(max_length=1)] = "") -> Response:
     rows = group_queries.my_groups(uow, me)
     unread = messaging_queries.unread_counts(uow, viewer=me, group_ids=[g.id for g, _ in rows])
-    return page(request, "member/groups.html",
+    return page(request, "member/groups.html", left=left == "1",
+                invitations=len(group_queries.my_invitations(uow, me)),
                 groups=[{"group": g, "role": m.role, "muted_until": m.muted_until,
                          "unread": unread.get(g.id, 0)} for g, m in rows])
 
@@ -74,17 +76,38 @@ def replied_to(uow: UnitOfWork, me: Account, views: list[dict[str, Any]]) -> dic
     return found
 
 
+def with_withdrawals(uow: UnitOfWork, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each withdrawn message says how it went and, for a group admin's deletion, who did it
+    (the audit record's actor, by display name; an officer's removal names no one)."""
+    found = messaging_queries.withdrawals(uow, [m["id"] for m in views if m["recalled"]])
+    names = identity_queries.accounts_by_ids(
+        uow, [w["by"] for w in found.values() if w["how"] == "deleted"])
+    for view in views:
+        how = found.get(view["id"])
+        if how is not None:
+            view["withdrawn"] = {"how": how["how"], "by_name": names[how["by"]].display_name
+                                 if how["by"] in names else None}
+    return views
+
+
+def can_delete(mine: Any, sender_role: str) -> bool:
+    """A founder deletes anyone's messages but their own kind's; an admin, plain members' and
+    former members' (the action decides; this only offers the link)."""
+    ranks = {"founder": 3, "admin": 2}
+    return ranks.get(mine.role, 1) > 1 and ranks.get(sender_role, 1) < ranks[mine.role]
+
+
 def chat_context(uow: UnitOfWork, me: Account, group_id: int,
                  before: str | None) -> dict[str, Any]:
     group, mine = group_queries.access_membership(uow, viewer=me, group_id=group_id)
     rows, cursor = messaging_queries.history(uow, viewer=me, group_id=group_id, before=before,
                                              limit=PAGE_SIZE)
-    messages = list(reversed(messaging_queries.render(uow, rows)))
+    messages = with_withdrawals(uow, list(reversed(messaging_queries.render(uow, rows))))
     by_id = replied_to(uow, me, messages)
     if before is None and rows:
         messaging_actions.do_mark_read(uow, acting=me, group_id=group_id, message_id=rows[0].id)
     return {"group": group, "membership": mine, "messages": messages, "by_id": by_id,
-            "next_cursor": cursor, "before": before}
+            "next_cursor": cursor, "before": before, "can_delete": can_delete}
 
 
 @router.get("/groups/{group_id}")
@@ -103,10 +126,11 @@ def message_fragment(request: Request, group_id: IdPath, message_id: IdPath, uow
     message = messaging_queries.access_message(uow, viewer=me, message_id=message_id)
     if message.group_id != group_id:
         raise QunguanError("not_found", "No such message.")
-    view = messaging_queries.render(uow, [message])[0]
+    view = with_withdrawals(uow, messaging_queries.render(uow, [message]))[0]
+    _, mine = group_queries.access_membership(uow, viewer=me, group_id=group_id)
     messaging_actions.do_mark_read(uow, acting=me, group_id=group_id, message_id=message.id)
     return page(request, "member/_message.html", m=view, by_id=replied_to(uow, me, [view]),
-                group_id=group_id)
+                group_id=group_id, membership=mine, can_delete=can_delete)
 
 
 @router.post("/groups/{group_id}/messages")
@@ -213,14 +237,19 @@ CATEGORY_NAMES = {
 }
 
 
-@router.get("/groups/{group_id}/info")
-def group_info(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+def group_info_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *,
+                    errors: FormErrors | None = None, status: int = 200) -> Response:
     group, mine = group_queries.access_membership(uow, viewer=me, group_id=group_id)
     people = _members(uow, me, group_id)
-    return page(request, "member/group_info.html", group=group, membership=mine,
-                category=CATEGORY_NAMES.get(group.category, group.category),
+    return page(request, "member/group_info.html", status=status, group=group,
+                membership=mine, category=CATEGORY_NAMES.get(group.category, group.category),
                 managers=[p for p in people if p["role"] in ("founder", "admin")],
-                errors=FormErrors())
+                errors=errors or FormErrors())
+
+
+@router.get("/groups/{group_id}/info")
+def group_info(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount) -> Response:
+    return group_info_page(request, uow, me, group_id)
 
 
 @router.post("/groups/{group_id}/rules/acknowledge")

@@ -58,6 +58,12 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "already_member": (None, N_("You are already a member of this group.")),
     "not_member": (None, N_("That account is not a member of this group.")),
     "group_full": (None, N_("The group is full.")),
+    "too_many_groups_created": (None, N_("You have founded as many groups as allowed "
+                                         "(%(max)s).")),
+    "credit_too_low": ("member_cap", N_("Your credit is too low to found a group of more than "
+                                        "%(member_cap)s members: choose a smaller size.")),
+    "founder_cannot_leave": (None, N_("As the founder, hand the group to another member "
+                                      "before you leave.")),
     "too_many_groups_joined": (None, N_("You are in as many groups as allowed.")),
     "already_appealed": (None, N_("You already appealed this decision.")),
     "appeal_window_passed": (None, N_("The appeal deadline has passed.")),
@@ -73,6 +79,20 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "not_recipient": (None, N_("The envelope was sent to another member.")),
     "envelope_blocked": (None, N_("This envelope cannot be sent.")),
     "invalid_request": (None, N_("Check the highlighted fields.")),
+    "rate_limited": (None, N_("Too many requests. Try again in %(minutes)s minutes.")),
+    "invalid_cursor": (None, N_("This page link is not valid. Go back to the newest "
+                                "messages.")),
+    "already_reported": (None, N_("You already reported this; your report is still open. You "
+                                  "will be told the outcome.")),
+    "too_many_reports": (None, N_("You filed %(cap)s reports in the last 24 hours. Try again "
+                                  "later.")),
+    "idempotency_key_reused": (None, N_("This form was already sent with other values. Reload "
+                                        "the page.")),
+    "topup_over_limit": ("amount_yuan", N_("A top-up is limited. Enter a smaller amount.")),
+    "envelope_election_blocked": ("total_yuan", N_("An election covering this group blocks red "
+                                                   "envelopes while it runs.")),
+    "envelope_held": (None, N_("This envelope is held for review under the election rules. It "
+                               "can be opened once a reviewer releases it.")),
 }
 GENERIC = N_("That did not work (%(code)s).")
 

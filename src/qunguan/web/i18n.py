@@ -16,9 +16,12 @@ from typing import Any
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
-# The officer console's strings live in their own catalogue (officer.po), consulted when the
-# members' catalogue lacks a string, so the two are kept and extracted separately.
-DOMAINS = (DOMAIN, "officer")
+OFFICER = "officer"
+# The officer console's strings live in their own catalogue (officer.po), kept and extracted
+# separately. Member pages consult the members' catalogue first and the console's after it;
+# console pages the other way round, so a word both use ("Open": a red envelope to a member,
+# an item's status to an officer) reads as each page means it.
+DOMAINS = (DOMAIN, OFFICER)
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES: dict[str, str] = {"zh_CN": "中文", "en": "English"}
 # The value for the <html lang> attribute.
@@ -31,11 +34,13 @@ def N_(message: str) -> str:
 
 
 @functools.cache
-def translations(language: str) -> gettext.NullTranslations:
+def translations(language: str, domain: str = DOMAIN) -> gettext.NullTranslations:
+    """The catalogues of ``language``, ``domain`` first and the other as its fallback."""
     if language not in LANGUAGES:
         language = DEFAULT_LANGUAGE
-    first, *others = (gettext.translation(domain, localedir=LOCALE_DIR, languages=[language],
-                                          fallback=True) for domain in DOMAINS)
+    order = (domain, *(d for d in DOMAINS if d != domain))
+    first, *others = (gettext.translation(name, localedir=LOCALE_DIR, languages=[language],
+                                          fallback=True) for name in order)
     for other in others:
         first.add_fallback(other)
     return first
@@ -48,9 +53,10 @@ def choose_language(value: str | None) -> str:
 Gettext = Callable[..., str]
 
 
-def gettext_for(language: str) -> Gettext:
-    """``_("Hello %(name)s", name=…)``: translated, then formatted with the keywords."""
-    catalogue = translations(language)
+def gettext_for(language: str, domain: str = DOMAIN) -> Gettext:
+    """``_("Hello %(name)s", name=…)``: translated (``domain``'s catalogue first), then
+    formatted with the keywords."""
+    catalogue = translations(language, domain)
 
     def _(message: str, **values: Any) -> str:
         text = catalogue.gettext(message)

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from qunguan.kernel.money import format_fen
-from qunguan.web.i18n import HTML_LANG, LANGUAGES, gettext_for
+from qunguan.web.i18n import DOMAIN, HTML_LANG, LANGUAGES, OFFICER, gettext_for
 from qunguan.web.session import CSRF_FIELD, csrf_token, finish, language
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -55,7 +55,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     lang = language(request)
     values = {
         "request": request,
-        "_": gettext_for(lang),
+        # The console's pages read its catalogue first (i18n.DOMAINS).
+        "_": gettext_for(lang, OFFICER if template.startswith("officer/") else DOMAIN),
         "lang": lang,
         "html_lang": HTML_LANG[lang],
         "languages": LANGUAGES,

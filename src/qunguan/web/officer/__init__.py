@@ -14,6 +14,7 @@ from qunguan.web.officer import (
     dashboard,
     debunks,
     elections,
+    groups,
     policy,
     retention,
     review,
@@ -24,4 +25,4 @@ from qunguan.web.officer import (
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
     m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
-                       unmasking, retention, alerts))
+                       unmasking, retention, alerts, groups))

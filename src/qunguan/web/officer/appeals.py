@@ -15,7 +15,7 @@ from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, gettext_for
+from qunguan.web.i18n import N_, OFFICER, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     display_names,
@@ -76,7 +76,7 @@ def appeal_page(request: Request, appeal_id: IdPath, uow: UowDep,
 def decide_appeal(request: Request, appeal_id: IdPath, uow: UowDep, me: OfficerAccount,
                   _csrf: Csrf, outcome: Annotated[str, Form()] = "",
                   reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"outcome": outcome, "reason": reason[:MAX_REASON_FIELD]}
     errors = FormErrors()
     if outcome not in OUTCOMES:

@@ -15,7 +15,7 @@ from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.rumors import clusters
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, Gettext, gettext_for
+from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.officer.common import OfficerAccount, chart_json, officer_explain, parse_positive
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
@@ -90,7 +90,7 @@ def _tree(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _cascade(uow: UnitOfWork, me: Account, cluster_id: int, lang: str) -> dict[str, Any]:
     stats, nodes, truncated = clusters.cluster_detail(uow, viewer=me, cluster_id=cluster_id)
-    _ = gettext_for(lang)
+    _ = gettext_for(lang, OFFICER)
     return {"stats": stats, "cluster": stats.cluster, "nodes": nodes, "truncated": truncated,
             "tree": _tree(nodes), "chart": chart_json(cascade_chart(nodes, _)),
             "states": STATES, "breaker_choices": BREAKER_CHOICES}
@@ -107,7 +107,7 @@ def set_breaker(request: Request, cluster_id: IdPath, uow: UowDep, me: OfficerAc
                 _csrf: Csrf, state: Annotated[str, Form()] = "",
                 max_targets: Annotated[str, Form()] = "",
                 reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"state": state, "max_targets": max_targets[:12], "reason": reason[:500]}
     errors = FormErrors()
     if state not in ("tripped", "lifted"):

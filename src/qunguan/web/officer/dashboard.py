@@ -18,7 +18,7 @@ from qunguan.kernel.money import format_fen
 from qunguan.kernel.web import UowDep
 from qunguan.rumors import clusters
 from qunguan.screening import queries as screening_queries
-from qunguan.web.i18n import gettext_for
+from qunguan.web.i18n import OFFICER, gettext_for
 from qunguan.web.officer.common import OfficerAccount, chart_json
 from qunguan.web.pages import WebRoute
 from qunguan.web.render import page
@@ -92,7 +92,7 @@ def envelope_chart(rows: list[tuple[str, int, int, int]], days: list[str], label
 @router.get("/officer")
 def dashboard(request: Request, uow: UowDep, me: OfficerAccount,
               days: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     now = uow.now()
     start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     axis = _days(start, days)

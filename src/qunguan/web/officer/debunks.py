@@ -16,8 +16,9 @@ from qunguan.kernel.web import IdPath, UowDep
 from qunguan.rumors import actions as rumor_actions
 from qunguan.rumors import queries as rumor_queries
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, Gettext, gettext_for
+from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.officer.common import OfficerAccount, officer_explain, parse_positive
+from qunguan.web.officer.problems import import_problem
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
 from qunguan.web.session import Csrf, language
@@ -60,7 +61,7 @@ def _list_context(uow: UnitOfWork, me: Account, q: str, status: str,
         uow, viewer=me, q=q or None, status=status if status in ("active", "retired") else None,
         before_id=before_id, limit=PAGE)
     return {"debunks": rows, "next_before": next_before, "q": q, "filter_status": status,
-            "verdicts": VERDICTS}
+            "verdicts": VERDICTS, "import_problem": import_problem}
 
 
 @router.get("/officer/debunks")
@@ -91,7 +92,7 @@ DebunkFields = Annotated[dict[str, str], Depends(debunk_form)]
 @router.post("/officer/debunks")
 def add(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
         values: DebunkFields) -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = _check_all(values, _)
     if not errors:
         result = attempt(uow, lambda: rumor_actions.do_add_debunk(
@@ -122,7 +123,7 @@ def _check_all(values: dict[str, str], _: Gettext, *, partial: bool = False) -> 
 def import_file(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
                       file: Annotated[UploadFile | None, File()] = None,
                       format: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     name = (file.filename or "") if file is not None else ""
     fmt = format or ("jsonl" if name.endswith((".jsonl", ".json")) else
@@ -174,7 +175,7 @@ def entry_page(request: Request, debunk_id: IdPath, uow: UowDep,
 @router.post("/officer/debunks/{debunk_id}")
 def edit(request: Request, debunk_id: IdPath, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
          values: DebunkFields, version: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = _check_all(values, _)
     expected = parse_positive(version)
     if expected is None:
@@ -193,7 +194,7 @@ def edit(request: Request, debunk_id: IdPath, uow: UowDep, me: OfficerAccount, _
 def retire(request: Request, debunk_id: IdPath, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
            version: Annotated[str, Form()] = "",
            reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     expected = parse_positive(version)
     if not reason.strip() or len(reason) > 500:

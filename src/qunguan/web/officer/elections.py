@@ -24,7 +24,7 @@ from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.chat import CATEGORY_NAMES
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, Gettext, gettext_for
+from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     officer_explain,
@@ -232,7 +232,7 @@ def _declare_errors(exc: QunguanError, values: dict[str, str], args: dict[str, A
 @router.post("/officer/elections")
 def declare(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
             values: ElectionFields) -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors, args = _check(values, _)
     if not errors:
         result = attempt(uow, lambda: group_actions.do_declare_election(uow, acting=me, **args))
@@ -245,7 +245,7 @@ def declare(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
 @router.post("/officer/elections/{election_id}/cancel")
 def cancel(request: Request, election_id: IdPath, uow: UowDep, me: OfficerAccount,
            _csrf: Csrf, reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     group_queries.access_election(uow, viewer=me, election_id=election_id)  # not_found: a page
     errors = FormErrors()
     errors.require("reason", reason, MAX_REASON, _problem(_, "reason"),

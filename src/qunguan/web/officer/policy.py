@@ -17,8 +17,9 @@ from qunguan.kernel.web import UowDep
 from qunguan.screening import actions as screening_actions
 from qunguan.screening import queries as screening_queries
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import gettext_for
+from qunguan.web.i18n import OFFICER, gettext_for
 from qunguan.web.officer.common import OfficerAccount, officer_explain
+from qunguan.web.officer.problems import pack_problem
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
 from qunguan.web.session import Csrf, language
@@ -34,6 +35,7 @@ def _context(uow: UnitOfWork, me: Account, chosen: str) -> dict[str, Any]:
     files = screening_queries.active_pack_files(uow, viewer=me)
     hits, _next = screening_queries.list_hits(uow, viewer=me, mode="shadow", limit=SHADOW_HITS)
     return {"policy": screening_queries.active_policy(uow, viewer=me),
+            "pack_problem": pack_problem,
             "versions": screening_queries.policy_versions(uow, viewer=me),
             "shadow_hits": hits, "file_names": sorted(files),
             "chosen": chosen if chosen in files else "",
@@ -54,7 +56,7 @@ def check_or_load(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf
                   action: Annotated[str, Form()] = "check") -> Response:
     """One form, two buttons: check validates the active pack with this file changed (or
     added); load makes that pack the next version. Empty content removes the file."""
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     if not FILE_NAME.fullmatch(name):
         errors.add("name", _("Name a file: pack.toml, rules/NAME.toml or lexicons/NAME.txt."))

@@ -18,7 +18,7 @@ from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, Gettext, gettext_for
+from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     display_names,
@@ -72,7 +72,7 @@ def holds(request: Request, uow: UowDep, me: OfficerAccount,
 def place_hold(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
                scope: Annotated[str, Form()] = "", scope_id: Annotated[str, Form()] = "",
                reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"scope": scope[:16], "scope_id": scope_id[:20], "reason": reason[:MAX_REASON]}
     errors = FormErrors()
     if scope not in SCOPES:
@@ -103,7 +103,7 @@ def place_hold(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
 @router.post("/officer/holds/{hold_id}/lift")
 def lift_hold(request: Request, hold_id: IdPath, uow: UowDep, me: OfficerAccount,
               _csrf: Csrf, reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     governance_queries.access_hold(uow, viewer=me, hold_id=hold_id)  # not_found: a page
     errors = FormErrors()
     errors.require("reason", reason, MAX_REASON, _("Say why the hold may end."),

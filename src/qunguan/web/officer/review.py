@@ -14,11 +14,12 @@ from qunguan.enforcement import Decision, ItemSource, ItemStatus, SanctionKind, 
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.restrictions import Function
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, gettext_for
+from qunguan.web.i18n import N_, OFFICER, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     display_names,
@@ -53,14 +54,15 @@ FUNCTIONS = {"post": N_("Posting"), "forward": N_("Forwarding"),
 @router.get("/officer/review")
 def queue(request: Request, uow: UowDep, me: OfficerAccount,
           status: Annotated[str, Query(max_length=16)] = "open",
-          source: Annotated[str, Query(max_length=16)] = "") -> Response:
+          source: Annotated[str, Query(max_length=16)] = "",
+          group_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Response:
     chosen_status = ItemStatus(status) if status in set(ItemStatus) else ItemStatus.OPEN
     chosen_source = ItemSource(source) if source in set(ItemSource) else None
     items = review.list_items(uow, viewer=me, status=chosen_status, source=chosen_source,
-                              limit=review.MAX_PAGE)
+                              group_id=group_id, limit=review.MAX_PAGE)
     names = display_names(uow, [i.claimed_by for i in items] + [i.decided_by for i in items])
     return page(request, "officer/queue.html", items=items, names=names, sources=SOURCES,
-                decided=DECIDED, filter_status=chosen_status.value,
+                decided=DECIDED, filter_status=chosen_status.value, group_id=group_id,
                 source=chosen_source.value if chosen_source else "", now=uow.now())
 
 
@@ -102,7 +104,7 @@ def _claim_change(request: Request, uow: UnitOfWork, me: Account, item_id: int,
     result = attempt(uow, work)
     if isinstance(result, QunguanError):
         return _case_failed(request, uow, me, item_id,
-                            officer_explain(result, gettext_for(language(request))), {})
+                            officer_explain(result, gettext_for(language(request), OFFICER)), {})
     return redirect(then)
 
 
@@ -128,7 +130,7 @@ def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _
            kind: Annotated[str, Form()] = "", hours: Annotated[str, Form()] = "",
            functions: Annotated[list[str], Form()] = [],  # noqa: B006
            skip_warning_reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"decision": decision, "reason": reason[:MAX_REASON_FIELD], "kind": kind,
               "hours": hours[:12], "functions": functions,
               "skip_warning_reason": skip_warning_reason[:MAX_REASON_FIELD]}

@@ -23,7 +23,7 @@ from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.forms import FormErrors, attempt
-from qunguan.web.i18n import N_, Gettext, gettext_for
+from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.officer.common import (
     OfficerAccount,
     display_names,
@@ -109,7 +109,7 @@ def request_unmasking(request: Request, uow: UowDep, me: OfficerAccount, _csrf: 
                       account_id: Annotated[str, Form()] = "",
                       cluster_id: Annotated[str, Form()] = "",
                       reason: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     values = {"case_id": case_id[:20], "account_id": account_id[:20],
               "cluster_id": cluster_id[:20], "reason": reason[:MAX_REASON]}
     errors = FormErrors()
@@ -162,7 +162,7 @@ def unmasking_page(request: Request, request_id: IdPath, uow: UowDep,
 @router.post("/officer/unmaskings/{request_id}/approve")
 def approve(request: Request, request_id: IdPath, uow: UowDep, me: OfficerAccount,
             _csrf: Csrf, note: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     if len(note) > MAX_REASON:
         errors.add("approve-note", _("This is too long."))
@@ -179,7 +179,7 @@ def approve(request: Request, request_id: IdPath, uow: UowDep, me: OfficerAccoun
 @router.post("/officer/unmaskings/{request_id}/reject")
 def reject(request: Request, request_id: IdPath, uow: UowDep, me: OfficerAccount,
            _csrf: Csrf, note: Annotated[str, Form()] = "") -> Response:
-    _ = gettext_for(language(request))
+    _ = gettext_for(language(request), OFFICER)
     errors = FormErrors()
     errors.require("reject-note", note, MAX_REASON,
                    _("Say why: the requester reads it."), _("This is too long."))
@@ -205,7 +205,7 @@ def reveal(request: Request, request_id: IdPath, uow: UowDep, me: OfficerAccount
     if isinstance(result, QunguanError):
         if result.code == "not_found":  # anyone but the requester, as the API answers
             raise result
-        errors = officer_explain(result, gettext_for(language(request)))
+        errors = officer_explain(result, gettext_for(language(request), OFFICER))
         return _detail_page(request, uow, me, request_id, errors=errors, values={}, status=409)
     row, fields = result
     response = page(request, "officer/unmasked.html", req=_view(row),
