@@ -10,8 +10,9 @@ from qunguan.envelopes import actions
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.clock import FixedClock
 from qunguan.kernel.events import EventType
-from tests.conftest import Cast, audit_records, outbox_events
-from tests.envelopes.conftest import balance
+from tests.conftest import Api, Cast, audit_records, outbox_events
+from tests.envelopes.conftest import balance, send, topup
+from tests.envelopes.test_elections import declare
 from tests.web.conftest import Web, errors_of
 
 
@@ -96,3 +97,24 @@ def test_lucky_envelope_and_its_refund_shown(web: Web, cast: Cast, app: Any,
     refunded = outbox_events(app, EventType.ENVELOPE_REFUNDED)[-1].payload
     assert "已过期" in page
     assert refunded["envelope_id"] == envelope_id
+
+
+def test_held_envelope_shows_its_reason_to_the_sender_only(web: Web, api: Api, cast: Cast,
+                                                          app: Any, clock: FixedClock) -> None:
+    """An envelope held under an election's hold policy: its sender sees that it waits for a
+    reviewer and why; another member of the group does not see it at all."""
+    gid = cast.group["id"]
+    topup(api, cast.founder, 10_000)
+    assert declare(api, cast, clock, policy="hold").status_code == 201
+    r = send(api, cast.founder, gid, 1000, 2)
+    assert r.status_code == 201, r.text
+    envelope = r.json()
+    assert envelope["status"] == "held"
+    page = web.as_(cast.founder).get(f"/groups/{gid}/envelopes").text
+    assert f'id="envelope-{envelope["id"]}"' in page
+    assert "等待审核" in page
+    assert "换届" in page  # the election's reason, as the API gives it to the sender
+    assert f'action="/envelopes/{envelope["id"]}/open"' not in page
+    page = web.as_(cast.member).get(f"/groups/{gid}/envelopes").text
+    assert f'id="envelope-{envelope["id"]}"' not in page
+    assert "换届" not in page
