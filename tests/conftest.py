@@ -9,6 +9,7 @@ answers, the suite says so loudly and runs SQLite only, unless QUNGUAN_REQUIRE_P
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import os
@@ -16,7 +17,8 @@ import re
 import secrets
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,15 @@ VAULT_PATHS = ("/reveal",)  # responses of audited vault reads are exempt from t
 # The one web page that is a vault path: the requester's read of an approved unmasking. Only
 # its successful answer (a POST, 200) is exempt; its refusals and every other page are scanned.
 VAULT_PAGE = re.compile(r"/officer/unmaskings/\d+/reveal")
+
+
+def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
+    """asyncio.run in a thread of its own. In the main thread asyncio.run refuses to start when
+    a loop is already marked running there, which an earlier test on the same worker can leave
+    behind (Playwright's sync API does by design; CI once saw it outside the browser tests,
+    after a stray KeyboardInterrupt), and the victim would be whichever test came next."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def is_vault_page(method: str, path: str, status: int) -> bool:

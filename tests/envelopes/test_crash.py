@@ -3,12 +3,10 @@ balances, no claim is duplicated or lost, and the refund worker finishes the job
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from qunguan.envelopes.models import (
 )
 from qunguan.kernel.db import make_engine
 from tests.bench.http_throughput import setup, start_server
+from tests.conftest import run_async
 
 CLIENTS = 8
 KILL_AFTER_SENDS = 12
@@ -87,11 +86,7 @@ def test_sigkill_mid_burst(database_url: str, tmp_path: Path,
     monkeypatch.setenv("QUNGUAN_ENVELOPE_REFUND_POLL_SECONDS", "0.5")
     proc, url = start_server(database_url, tmp_path, wait_seconds=90)
     try:
-        # In a thread of its own: a browser test earlier in this worker may have left an
-        # event loop running in the main thread (Playwright's sync API), and asyncio.run
-        # refuses to nest.
-        with ThreadPoolExecutor(1) as pool:
-            tokens, group_id = pool.submit(asyncio.run, setup(url, CLIENTS)).result()
+        tokens, group_id = run_async(setup(url, CLIENTS))
         for i, token in enumerate(tokens):
             r = httpx.post(f"{url}/api/me/wallet/topup", timeout=10, json={"amount_fen": 100_000},
                            headers={"Authorization": f"Bearer {token}",

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from qunguan.kernel.web import Admission, ConcurrencyLimit
-from tests.conftest import Api, Cast
+from tests.conftest import Api, Cast, run_async
 
 
 def test_concurrency_limit_admits_at_most_limit_http_requests() -> None:
@@ -30,7 +30,7 @@ def test_concurrency_limit_admits_at_most_limit_http_requests() -> None:
         calls += [limited({"type": "websocket"}, None, None) for _ in range(5)]
         await asyncio.gather(*calls)
 
-    asyncio.run(main())
+    run_async(main())
     assert seen.count("http") == 12
     assert seen.count("websocket") == 5
     # 3 HTTP requests at most, plus the WebSockets, which are never held back.

@@ -10,6 +10,7 @@ import pytest
 
 from qunguan.kernel.events import Event, EventType
 from qunguan.messaging.realtime import QUEUE_LIMIT, Connection, Hub, frame_of
+from tests.conftest import run_async
 
 
 def drain(conn: Connection) -> list[dict[str, Any] | None]:
@@ -24,7 +25,7 @@ def posted(group_id: int, n: int = 1, mentions: tuple[int, ...] = ()) -> Event:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    return run_async(coro)
 
 
 def test_frame_shape() -> None:
@@ -232,4 +233,4 @@ def test_membership_change_during_the_group_read_is_not_lost() -> None:
                                                "message_posted"]
         assert frames[-1]["group_id"] == 3
 
-    asyncio.run(main())
+    run(main())

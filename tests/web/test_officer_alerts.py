@@ -25,6 +25,9 @@ def test_alerts_show_the_finding_its_evidence_and_its_case(web: Web, api: Api, c
     path = tmp_path / "thresholds.json"
     path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000}')
     app.state.settings.votebuying_thresholds_file = path
+    # The alerts of the detectors after the claims (the outbox's); at send time this envelope
+    # would be held before anyone could claim it (tests/envelopes/test_send_screening.py).
+    app.state.settings.votebuying_at_send = False
     topup(api, cast.founder, 10_000)
     assert declare(api, cast, clock, policy="disclose").status_code == 201
     envelope = send(api, cast.founder, cast.group["id"], 4000, 4, split="fixed").json()
