@@ -584,6 +584,12 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
         officers_only(200), _logged("/api/officer/audit-records/{record}/proof")),
     "GET /api/officer/auditlog/consistency": (
         officers_only(200), _logged("/api/officer/auditlog/consistency?first=1")),
+    # published for auditors and witnesses: no login, nothing of a record
+    "GET /api/auditlog/checkpoint": (everyone(200, anonymous=200),
+                                     _logged("/api/auditlog/checkpoint")),
+    "GET /api/auditlog/keys": (everyone(200, anonymous=200), _logged("/api/auditlog/keys")),
+    "GET /api/auditlog/consistency": (everyone(200, anonymous=200),
+                                      _logged("/api/auditlog/consistency?first=1")),
     # screening: the active policy pack and its rule hits
     "GET /api/officer/policy": (officers_only(200), simple("GET", "/api/officer/policy")),
     "GET /api/officer/policy/versions": (officers_only(200),

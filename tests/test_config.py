@@ -74,6 +74,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "auditlog_batch_size": ("500", 500),
     "auditlog_checkpoint_seconds": ("60", 60.0),
     "auditlog_publish_file": ("/srv/checkpoint.txt", Path("/srv/checkpoint.txt")),
+    "auditlog_public": ("false", False),
     "auditlog_self_check_seconds": ("120", 120.0),
     "election_strict_policy": ("block", "block"),
     "election_default_policy": ("hold", "hold"),

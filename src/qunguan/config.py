@@ -249,6 +249,12 @@ class Settings(BaseSettings):
         None, description="File the latest signed checkpoint is written to after each signing "
         "(for an auditor to fetch, or a web server to publish); unset: not written.",
     )
+    auditlog_public: bool = Field(
+        True, description="Serve the latest signed checkpoint, the verifier keys and "
+        "consistency proofs without logging in (/api/auditlog/...), for auditors and witnesses "
+        "who poll the log; they reveal the log's size and root hashes, never a record. Off: "
+        "those paths answer 404.",
+    )
     auditlog_self_check_seconds: float = Field(
         3600.0, gt=0, description="How often the audit log worker re-verifies every stored "
         "record against the Merkle log and the signed checkpoints; a failure raises an alert "

@@ -177,6 +177,51 @@ def test_proof_errors(app: Any, api: Api, cast: Cast) -> None:
         assert error_code(r) == "forbidden"
 
 
+def test_an_auditor_without_a_login_polls_checkpoints_and_checks_they_only_grow(
+        app: Any, api: Api, cast: Cast) -> None:
+    """What a witness does: fetch the keys and the checkpoint, later the next checkpoint and
+    the consistency proof between the two, with no account; nothing of a record is shown."""
+    r = api.get("/api/auditlog/checkpoint")
+    assert r.status_code == 409
+    assert error_code(r) == "no_checkpoint"
+    append_all(app)
+    assert sign(app) is not None
+    r = api.get("/api/auditlog/keys")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    keys = [notes.parse_verifier(line) for line in r.text.splitlines()]
+    assert [k.text for k in keys] == [v.text for v in verifiers(app)]
+    r = api.get("/api/auditlog/checkpoint")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    assert r.headers["cache-control"] == "no-cache"
+    old = notes.open_checkpoint(r.text, keys, origin="qunguan.local/auditlog")
+
+    post(api, cast, "之后追加的记录")
+    append_all(app)
+    assert sign(app) is not None
+    new = notes.open_checkpoint(api.get("/api/auditlog/checkpoint").text, keys)
+    assert new.size > old.size
+    r = api.get(f"/api/auditlog/consistency?first={old.size}&second={new.size}")
+    assert r.status_code == 200, r.text
+    proof = [base64.b64decode(h) for h in r.json()["proof"]]
+    assert merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    # A rewritten history would not verify: the proof does not join another old root.
+    assert not merkle.verify_consistency(old.size, new.size, bytes(32), new.root, proof)
+    r = api.get(f"/api/auditlog/consistency?first=1&second={new.size + 5}")
+    assert r.status_code == 422
+    assert error_code(r) == "beyond_tree_size"
+    # An inclusion proof carries the record's leaf: officers only, as before.
+    assert api.get("/api/officer/auditlog/checkpoint").status_code == 401
+
+    app.state.settings.auditlog_public = False
+    for path in ("/api/auditlog/checkpoint", "/api/auditlog/keys",
+                 f"/api/auditlog/consistency?first=1&second={new.size}"):
+        r = api.get(path)
+        assert r.status_code == 404, path
+        assert error_code(r) == "not_found"
+
+
 def test_key_rotation_keeps_old_checkpoints_verifiable(app: Any, api: Api,
                                                        cast: Cast) -> None:
     append_all(app)

@@ -96,6 +96,27 @@ def latest_checkpoint(uow: UnitOfWork, *, viewer: Account) -> Checkpoint:
     return _latest(uow)
 
 
+def require_published(uow: UnitOfWork) -> None:
+    if not uow.settings.auditlog_public:
+        raise QunguanError("not_found", "Not found.")
+
+
+def published_checkpoint(uow: UnitOfWork) -> Checkpoint:
+    """The latest signed checkpoint for anyone who asks (an auditor or a witness polling the
+    log): it holds a size, a root hash and a signature, nothing of any record."""
+    require_published(uow)
+    return _latest(uow)
+
+
+def published_consistency(uow: UnitOfWork, *, first: int, second: int | None = None
+                          ) -> tuple[int, int, list[bytes]]:
+    """The consistency proof between two tree sizes for anyone who asks: with it an auditor
+    who kept an older checkpoint checks that the newer one only appended to it. Node hashes
+    only; an inclusion proof carries a record's leaf and stays with officers."""
+    require_published(uow)
+    return _consistency(uow, first, second)
+
+
 def _proof(uow: UnitOfWork, record_id: int, tree_size: int) -> RecordProof:
     leaf = uow.session.scalar(select(LogLeaf).where(LogLeaf.record_id == record_id))
     record = uow.session.get(AuditRecord, record_id)
@@ -136,6 +157,10 @@ def consistency_proof(uow: UnitOfWork, *, viewer: Account, first: int,
     """The consistency proof between the trees of ``first`` and ``second`` leaves (default:
     the latest checkpoint's size)."""
     identity_queries.require_officer(viewer)
+    return _consistency(uow, first, second)
+
+
+def _consistency(uow: UnitOfWork, first: int, second: int | None) -> tuple[int, int, list[bytes]]:
     if second is None:
         second = _latest(uow).tree_size
     _check_size(uow, second)

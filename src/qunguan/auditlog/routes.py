@@ -1,4 +1,6 @@
-"""Audit log API: officers read the audit records (CN-GIP Art. 11, LR-1, LR-2)."""
+"""Audit log API: officers read the audit records and their proofs (CN-GIP Art. 11, LR-1,
+LR-2); anyone may fetch the signed checkpoints, the verifier keys and consistency proofs, which
+reveal the log's size and roots but nothing of a record (QUNGUAN_AUDITLOG_PUBLIC)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
 
 from qunguan.auditlog import queries
 from qunguan.auditlog.actions import signing_keys
@@ -71,4 +74,35 @@ def consistency_proof(uow: UowDep, me: CurrentAccount,
                       first: Annotated[int, Query(ge=0, le=2**62)],
                       second: TreeSize = None) -> ConsistencyProofPublic:
     a, b, proof = queries.consistency_proof(uow, viewer=me, first=first, second=second)
+    return ConsistencyProofPublic(first=a, second=b, proof=[_b64(h) for h in proof])
+
+
+# --- published: for auditors and witnesses, no login -----------------------------------------
+
+# A poller must always see the newest checkpoint, never a cached one.
+_NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+@router.get("/auditlog/checkpoint", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}},
+                             "description": "The latest checkpoint as a C2SP signed note."}})
+def published_checkpoint(uow: UowDep) -> PlainTextResponse:
+    cp = queries.published_checkpoint(uow)
+    return PlainTextResponse(cp.note, headers=_NO_CACHE)
+
+
+@router.get("/auditlog/keys", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}},
+                             "description": "Every verifier key, current and rotated, a line "
+                                            "each (the note verifier-key format)."}})
+def published_keys(uow: UowDep) -> PlainTextResponse:
+    queries.require_published(uow)
+    text = "".join(v.text + "\n" for v in signing_keys(uow.settings).verifiers())
+    return PlainTextResponse(text, headers=_NO_CACHE)
+
+
+@router.get("/auditlog/consistency", response_model=ConsistencyProofPublic)
+def published_consistency(uow: UowDep, first: Annotated[int, Query(ge=0, le=2**62)],
+                          second: TreeSize = None) -> ConsistencyProofPublic:
+    a, b, proof = queries.published_consistency(uow, first=first, second=second)
     return ConsistencyProofPublic(first=a, second=b, proof=[_b64(h) for h in proof])
