@@ -555,6 +555,7 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
         group_managers(201), simple("POST", "/api/groups/{g}/invitations",
                                     lambda ctx: {"account_id": ctx.cast.outsider.id})),
     "GET /api/me/invitations": (everyone(200), simple("GET", "/api/me/invitations")),
+    "GET /api/me/corrections": (everyone(200), simple("GET", "/api/me/corrections")),
     "POST /api/me/invitations/{invitation_id}/accept": (everyone(NOT_FOUND, outsider=200),
                                                         _accept_invitation),
     "POST /api/groups/{group_id}/members/{account_id}/remove": (

@@ -172,3 +172,40 @@ def test_a_sweep_for_a_retired_debunk_stops(api: Api, cast: Cast, app: Any) -> N
     drain(app)
     assert notices(app, created["id"]) == []
     assert audit_records(app, EventType.CORRECTION_SENT) == []
+
+
+def test_members_read_their_own_corrections_and_see_a_withdrawal(api: Api, cast: Cast,
+                                                                   app: Any) -> None:
+    """GET /api/me/corrections: the cards a member was sent, newest first, their own only; a
+    debunk retired afterwards stays on the list, marked withdrawn."""
+    gid = cast.group["id"]
+    r = api.get("/api/me/corrections", as_=cast.member)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"items": [], "total": 0}
+    post(api, cast.member, gid, GARLIC)
+    post(api, cast.member, gid, CHILD_ALARM)
+    drain(app)
+    garlic = add(api, cast)
+    drain(app)
+    alarm = add(api, cast, claim="有人贩子开着面包车在学校附近抢孩子，已经有好几个孩子被抓走了",
+                refutation="公安机关核查：当地没有发生抢孩子案件，系编造。")
+    drain(app)
+    page = api.get("/api/me/corrections", as_=cast.member).json()
+    assert page["total"] == 2
+    assert [c["debunk_id"] for c in page["items"]] == [alarm["id"], garlic["id"]]
+    assert page["items"][1]["card"]["verdict"] == "false"
+    assert page["items"][1]["notified_version"] == garlic["version"]
+    assert not any(c["withdrawn"] for c in page["items"])
+    assert api.get("/api/me/corrections?limit=1", as_=cast.member).json()["total"] == 2
+    assert len(api.get("/api/me/corrections?limit=1", as_=cast.member).json()["items"]) == 1
+    # Someone outside the group saw neither message and was told nothing.
+    assert api.get("/api/me/corrections", as_=cast.outsider).json()["total"] == 0
+
+    r = api.post(f"/api/officer/debunks/{garlic['id']}/retire", as_=cast.officer,
+                 json={"reason": "录入有误"})
+    assert r.status_code == 200, r.text
+    items = api.get("/api/me/corrections", as_=cast.member).json()["items"]
+    assert [c["withdrawn"] for c in items] == [False, True]
+    r = api.get("/api/me/corrections?limit=0", as_=cast.member)
+    assert r.status_code == 422
+    assert api.get("/api/me/corrections").status_code == 401

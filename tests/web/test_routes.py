@@ -44,6 +44,7 @@ ACCESS = {
     "GET /me/sanctions": "member",
     "POST /me/statements/{statement_id}/appeal": "member",
     "GET /me/reports": "member",
+    "GET /me/corrections": "member",
     "GET /messages/{message_id}/report": "member",
     "POST /messages/{message_id}/report": "member",
     "GET /groups/{group_id}/envelopes": "member",

@@ -1,16 +1,21 @@
-"""Reads of the debunk bank (officers only)."""
+"""Reads of the debunk bank (officers only), and a member's own correction notices."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
+from qunguan.rumors.bank import card
 from qunguan.rumors.matcher import Verdict
-from qunguan.rumors.models import DebunkEntry, DebunkStatus
+from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
 
 MAX_PAGE = 200
 
@@ -55,3 +60,36 @@ def list_debunks(uow: UnitOfWork, *, viewer: Account, q: str | None = None,
                               DebunkEntry.publisher.like(pattern, escape="\\")))
     return newest_first(uow.session, stmt, DebunkEntry.id, before_id=before_id, limit=limit,
                         max_page=MAX_PAGE)
+
+
+MAX_CORRECTIONS = 200
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A correction a member was sent (CR-8): the debunk's card as it reads now, and whether
+    an officer has since retired it (the notice stays, marked withdrawn)."""
+
+    debunk_id: int
+    notified_at: datetime
+    notified_version: int
+    card: dict[str, Any]
+    withdrawn: bool
+
+
+def my_corrections(uow: UnitOfWork, *, viewer: Account, limit: int = MAX_CORRECTIONS
+                   ) -> tuple[list[Correction], int]:
+    """The viewer's own correction notices, newest first (at most ``limit``), and how many
+    there are in all. Only the viewer's: nobody reads another member's notices."""
+    limit = max(1, min(limit, MAX_CORRECTIONS))
+    mine = CorrectionNotice.account_id == viewer.id
+    rows = uow.session.execute(
+        select(CorrectionNotice, DebunkEntry)
+        .join(DebunkEntry, DebunkEntry.id == CorrectionNotice.debunk_id)
+        .where(mine)
+        .order_by(CorrectionNotice.notified_at.desc(), CorrectionNotice.debunk_id.desc())
+        .limit(limit)).all()
+    total = int(uow.session.scalar(select(func.count()).select_from(CorrectionNotice)
+                                   .where(mine)) or 0)
+    return [Correction(n.debunk_id, n.notified_at, n.debunk_version, card(e),
+                       e.status != DebunkStatus.ACTIVE) for n, e in rows], total

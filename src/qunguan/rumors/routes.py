@@ -1,4 +1,5 @@
-"""The debunk bank API for officers: list and search, read, add, edit, retire, import."""
+"""The debunk bank API for officers: list and search, read, add, edit, retire, import; and a
+member's own correction notices."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from qunguan.rumors.schemas import (
     ClusterNode,
     ClusterPage,
     ClusterPublic,
+    CorrectionPage,
+    CorrectionPublic,
     DebunkCreate,
     DebunkImport,
     DebunkPage,
@@ -36,6 +39,16 @@ def _public(entry: DebunkEntry) -> DebunkPublic:
         "id", "claim", "verdict", "refutation", "publisher", "source_url", "published_on",
         "language", "status", "version", "added_at", "added_by", "updated_at",
         "updated_by")}, "card": card(entry)})
+
+
+@router.get("/me/corrections", response_model=CorrectionPage)
+def my_corrections(uow: UowDep, me: CurrentAccount,
+                   limit: Annotated[int, Query(ge=1, le=queries.MAX_CORRECTIONS)] = 50
+                   ) -> CorrectionPage:
+    rows, total = queries.my_corrections(uow, viewer=me, limit=limit)
+    return CorrectionPage(items=[CorrectionPublic(
+        debunk_id=c.debunk_id, notified_at=c.notified_at, notified_version=c.notified_version,
+        card=c.card, withdrawn=c.withdrawn) for c in rows], total=total)
 
 
 @router.get("/officer/debunks", response_model=DebunkPage)

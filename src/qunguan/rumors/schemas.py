@@ -129,3 +129,16 @@ class BreakerSet(BaseModel):
     state: Literal["tripped", "lifted"]
     max_targets: int | None = Field(default=None, ge=1, le=1000)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class CorrectionPublic(BaseModel):
+    debunk_id: int
+    notified_at: datetime
+    notified_version: int  # the debunk's version when the member was told
+    card: dict[str, Any]  # as the debunk reads now
+    withdrawn: bool  # an officer has retired the debunk since
+
+
+class CorrectionPage(BaseModel):
+    items: list[CorrectionPublic]
+    total: int

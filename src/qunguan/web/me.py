@@ -1,5 +1,5 @@
 """Member pages of governance: my sanctions with their statements of reasons and an appeal
-form, reporting a message, my reports and their outcomes."""
+form, reporting a message, my reports and their outcomes, the corrections I was sent."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.messaging import queries as messaging_queries
+from qunguan.rumors import queries as rumors_queries
 from qunguan.web.forms import FormErrors, attempt, explain
 from qunguan.web.i18n import N_, gettext_for
 from qunguan.web.pages import WebRoute, redirect
@@ -131,3 +132,9 @@ def report(request: Request, message_id: IdPath, uow: UowDep, me: WebAccount, _c
         errors = explain(result, _)
     return _report_page(request, uow, me, message_id, errors=errors, status=422,
                         values={"reason": reason, "note": note[:MAX_NOTE]})
+
+
+@router.get("/me/corrections")
+def my_corrections(request: Request, uow: UowDep, me: WebAccount) -> Response:
+    rows, total = rumors_queries.my_corrections(uow, viewer=me)
+    return page(request, "member/corrections.html", corrections=rows, total=total)

@@ -33,6 +33,12 @@
   var CHANGED = {message_recalled: 1, message_deleted: 1, message_removed: 1};
 
   function onFrame(frame) {
+    // A correction (a message this member saw was debunked) is for the member, not the group.
+    if (frame.type === "correction_sent") {
+      var alert = document.getElementById("correction-alert");
+      if (alert) { alert.hidden = false; }
+      return;
+    }
     if (String(frame.group_id) !== groupId) { return; }
     var p = frame.payload || {};
     if (ADDED[frame.type] && p.message) { added(p.message.id); }
