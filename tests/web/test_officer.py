@@ -492,3 +492,83 @@ def test_case_page_shows_automation_s_evidence(web: Web, cast: Cast, app: Any) -
     assert "选举期内向候选人关联账号定向发红包" in page
     assert "&#34;total_fen&#34;: 88800" in page
     assert f"账号 {cast.founder.id}" in page
+
+
+def test_lifting_a_sanction_early_needs_a_reason(web: Web, cast: Cast, api: Api, app: Any,
+                                                 hold_on: Any) -> None:  # noqa: F811
+    item = _held_item(api, cast, app, hold_on)
+    web.as_(cast.officer).post(f"/officer/review/{item.id}/claim")
+    r = web.post(f"/officer/review/{item.id}/decide",
+                 {"decision": "sanction", "reason": "屡次违规", "kind": "mute", "hours": "24"})
+    assert r.status_code == 303, errors_of(r.text)
+    sanction_id = audit_records(app, EventType.SANCTION_IMPOSED)[-1].extra["sanction_id"]
+    page = web.get("/officer/sanctions").text
+    assert f'action="/officer/sanctions/{sanction_id}/lift"' in page
+    assert "提前解除" in page
+
+    r = web.post(f"/officer/sanctions/{sanction_id}/lift", {"reason": "  "})
+    assert r.status_code == 422
+    assert errors_of(r.text)[f"f-{sanction_id}-reason-error"] == "请说明为何提前解除该处罚。"
+    assert audit_records(app, EventType.SANCTION_LIFTED) == []
+    r = web.post(f"/officer/sanctions/{sanction_id}/lift", {"reason": "已认识错误"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/officer/sanctions?lifted={sanction_id}"
+    [lifted] = audit_records(app, EventType.SANCTION_LIFTED)
+    assert lifted.acting_id == cast.officer.id
+    assert lifted.extra["reason"] == "已认识错误"
+    assert lifted.extra["overturned"] is False
+    assert [e.payload["account_ids"] for e in outbox_events(app, EventType.SANCTION_LIFTED)] \
+        == [[cast.member.id]]
+    page = web.get(f"/officer/sanctions?lifted={sanction_id}").text
+    assert "处罚已解除，已通知当事方。" in page
+    assert f"由 {cast.officer.display_name} 解除: 已认识错误" in page
+    assert f'action="/officer/sanctions/{sanction_id}/lift"' not in page
+    # Lifting it again: explained beside the form, nothing recorded twice.
+    r = web.post(f"/officer/sanctions/{sanction_id}/lift", {"reason": "再次解除"})
+    assert r.status_code == 422
+    assert "该处罚已解除或已到期。" in r.text
+    assert len(audit_records(app, EventType.SANCTION_LIFTED)) == 1
+    assert web.post("/officer/sanctions/987654/lift", {"reason": "x"}).status_code == 404
+    assert web.as_(cast.member).post(f"/officer/sanctions/{sanction_id}/lift",
+                                     {"reason": "x"}).status_code in (303, 403, 404)
+
+
+def test_case_bundle_downloads_as_a_zip_that_verifies(web: Web, cast: Cast, api: Api,
+                                                      app: Any, hold_on: Any,  # noqa: F811
+                                                      tmp_path: Any) -> None:
+    import io
+    import zipfile
+
+    from qunguan.governance import proofs
+    from qunguan.governance.bundle import BundleError, verify
+
+    item = _held_item(api, cast, app, hold_on)
+    page = web.as_(cast.officer).get(f"/officer/review/{item.id}").text
+    assert f'action="/officer/review/{item.id}/export"' in page
+    assert "下载案件材料包" in page
+    r = web.post(f"/officer/review/{item.id}/export")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["cache-control"].startswith("no-store")
+    assert f'filename="qunguan-case-{item.id}.zip"' in r.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert sorted(archive.namelist()) == sorted([
+        f"case-{item.id}.json", f"case-{item.id}.html", "verifier-keys.txt",
+        "HOW-TO-VERIFY.txt"])
+    raw = archive.read(f"case-{item.id}.json")
+    keys = archive.read("verifier-keys.txt").decode().splitlines()
+    verified = verify(raw, archive.read(f"case-{item.id}.html"),
+                      check_proofs=proofs.checker(keys))
+    assert verified.case_id == item.id
+    assert verified.records > 0
+    assert verified.proven == verified.records  # every record proven in the signed log
+    assert "verify-bundle" in archive.read("HOW-TO-VERIFY.txt").decode()
+    [exported] = audit_records(app, EventType.CASE_EXPORTED)
+    assert exported.acting_id == cast.officer.id
+    # One byte changed in the bundle: refused.
+    broken = raw.replace(b"\"case_id\"", b"\"case_iD\"", 1)
+    assert broken != raw
+    with pytest.raises(BundleError):
+        verify(broken, None, check_proofs=proofs.checker(keys))
+    assert web.post("/officer/review/987654/export").status_code == 404
+    assert web.post(f"/officer/review/{item.id}/export", csrf=False).status_code == 403

@@ -94,6 +94,8 @@ ACCESS = {
     "POST /officer/debunks/{debunk_id}/retire": "officer",
     "POST /officer/policy": "officer",
     "POST /officer/review/{item_id}/claim": "officer",
+    "POST /officer/review/{item_id}/export": "officer",
+    "POST /officer/sanctions/{sanction_id}/lift": "officer",
     "POST /officer/review/{item_id}/decide": "officer",
     "POST /officer/review/{item_id}/release": "officer",
     "GET /officer/holds": "officer",

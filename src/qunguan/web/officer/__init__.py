@@ -14,6 +14,7 @@ from qunguan.web.officer import (
     dashboard,
     debunks,
     elections,
+    exports,
     groups,
     policy,
     retention,
@@ -24,5 +25,5 @@ from qunguan.web.officer import (
 # Mounted one by one (web.ROUTERS), so every page route stays a WebRoute that
 # tests/web/test_routes.py can see and classify.
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    m.router for m in (dashboard, review, appeals, debunks, policy, clusters, elections, audit,
-                       unmasking, retention, alerts, groups))
+    m.router for m in (dashboard, review, exports, appeals, debunks, policy, clusters,
+                       elections, audit, unmasking, retention, alerts, groups))

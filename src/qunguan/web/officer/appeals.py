@@ -1,5 +1,5 @@
-"""Sanctions and appeals: the list of measures, and deciding an appeal (four-eyes, as the API
-enforces it in enforcement.appeals)."""
+"""Sanctions and appeals: the list of measures, lifting one early with a reason, and deciding
+an appeal (four-eyes, as the API enforces it in enforcement.appeals)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
-from qunguan.enforcement import AppealStatus, appeals
+from qunguan.enforcement import AppealStatus, appeals, sanctions
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
@@ -35,15 +35,47 @@ OUTCOMES = {"upheld": N_("Uphold the decision"),
 PAGE = 200
 
 
-@router.get("/officer/sanctions")
-def sanctions_list(request: Request, uow: UowDep, me: OfficerAccount,
-                   active: Annotated[str, Query(max_length=8)] = "") -> Response:
+MAX_LIFT_REASON = 2000  # the API's LiftIn
+
+
+def _sanctions_page(request: Request, uow: UnitOfWork, me: Account, *, active: str,
+                    lift_id: int | None = None, lift_errors: FormErrors | None = None,
+                    reason: str = "", status: int = 200) -> Response:
     only = {"1": True, "0": False}.get(active)
     rows = enforcement_queries.officer_sanctions(uow, viewer=me, subject_type=None,
                                                  subject_id=None, active=only, limit=PAGE)
-    return page(request, "officer/sanctions.html", sanctions=rows, active=active,
-                subject_text=subject_text,
-                names=display_names(uow, [s["imposed_by"] for s in rows]))
+    return page(request, "officer/sanctions.html", status=status, sanctions=rows,
+                active=active, subject_text=subject_text, lift_id=lift_id,
+                lift_errors=lift_errors or FormErrors(), reason=reason,
+                names=display_names(uow, [i for s in rows
+                                          for i in (s["imposed_by"], s.get("lifted_by")) if i]))
+
+
+@router.get("/officer/sanctions")
+def sanctions_list(request: Request, uow: UowDep, me: OfficerAccount,
+                   active: Annotated[str, Query(max_length=8)] = "") -> Response:
+    return _sanctions_page(request, uow, me, active=active)
+
+
+@router.post("/officer/sanctions/{sanction_id}/lift")
+def lift_sanction(request: Request, sanction_id: IdPath, uow: UowDep, me: OfficerAccount,
+                  _csrf: Csrf, reason: Annotated[str, Form()] = "") -> Response:
+    """End a sanction early (not an appeal: its credit and its rung stay). The measure's
+    subject is told through SANCTION_LIFTED, and the reason is on the record."""
+    _ = gettext_for(language(request), OFFICER)
+    errors = FormErrors()
+    errors.require("reason", reason, MAX_LIFT_REASON, _("Say why the sanction may end early."),
+                   _("This is too long."))
+    if not errors:
+        result = attempt(uow, lambda: sanctions.do_lift_sanction(
+            uow, acting=me, sanction_id=sanction_id, reason=reason))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/officer/sanctions?lifted={sanction_id}")
+        if result.code == "not_found":
+            raise result
+        errors = officer_explain(result, _)
+    return _sanctions_page(request, uow, me, active="", lift_id=sanction_id,
+                           lift_errors=errors, reason=reason[:MAX_LIFT_REASON], status=422)
 
 
 @router.get("/officer/appeals")
