@@ -513,6 +513,27 @@ def _export_case(ctx: Ctx, role: str) -> Call:
     return Call("POST", f"/api/officer/cases/{ctx.state['case']}/export")
 
 
+def _archive_import(suffix: str = "") -> Prepare:
+    """An archive loaded with --import-into (one serves every role)."""
+
+    def prepare(ctx: Ctx, role: str) -> Call:
+        if "archive_import" not in ctx.state:
+            from qunguan.importers import Archive
+            from qunguan.importers.loading import load_archive
+
+            fixture = Path(__file__).parent / "importers" / "fixtures" / "wecom.jsonl"
+            uow = ctx.app.state.uows()
+            try:
+                ctx.state["archive_import"] = load_archive(
+                    uow, Archive([fixture], "auto", False, lambda e: None)).import_id
+            finally:
+                uow.close()
+        return Call("GET", f"/api/officer/archive-imports{suffix}".format(
+            id=ctx.state["archive_import"]))
+
+    return prepare
+
+
 MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     # identity
     "POST /api/accounts": (everyone(201, anonymous=201), _register),
@@ -710,6 +731,10 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "PUT /api/officer/groups/{group_id}/org-unit": (
         officers_only(200), simple("PUT", "/api/officer/groups/{g}/org-unit",
                                    {"org_unit": "逍遥镇"})),
+    # archive imports (issue 8): officers only
+    "GET /api/officer/archive-imports": (officers_only(200), _archive_import()),
+    "GET /api/officer/archive-imports/{import_id}/events": (
+        officers_only(200), _archive_import("/{id}/events")),
     # operations
     "GET /healthz": (everyone(200, anonymous=200), simple("GET", "/healthz")),
 }

@@ -65,6 +65,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "retention_outbox_days": ("181", 181),
     "retention_login_days": ("400", 400),
     "retention_audit_content_days": ("500", 500),
+    "retention_archived_events_days": ("270", 270),
     "retention_regulated_archive": ("true", True),
     "retention_poll_seconds": ("60", 60.0),
     "retention_batch": ("50", 50),
@@ -111,7 +112,7 @@ def test_defaults_are_the_embedded_deployment(monkeypatch: pytest.MonkeyPatch) -
 
 RETENTION_DAYS = ("retention_messages_days", "retention_screening_days",
                   "retention_outbox_days", "retention_login_days",
-                  "retention_audit_content_days")
+                  "retention_audit_content_days", "retention_archived_events_days")
 
 
 @pytest.mark.parametrize("name", RETENTION_DAYS)

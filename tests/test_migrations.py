@@ -184,3 +184,69 @@ def test_schema_error_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> Non
         check_schema(engine)
     assert "db.example" in str(info.value)
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_0013_keeps_imports_made_before_it_verifiable(empty_url: str, tmp_path: Path) -> None:
+    """An archive imported under 0012 (chain 1: whole payloads hashed) still verifies after
+    0013, which marks it chain 1 and dates its events from the import's start."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.orm import sessionmaker
+
+    from qunguan.importers import Archive, to_json
+    from qunguan.importers.chain import GENESIS, chain
+    from qunguan.importers.queries import verify_import
+    from qunguan.kernel.clock import SystemClock
+    from qunguan.kernel.db import UTCDateTime
+    from qunguan.kernel.events import EventBus
+    from qunguan.kernel.uow import UnitOfWorkFactory
+
+    upgrade(empty_url, "0012")
+    started = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    accounts = sa.table("accounts", sa.column("id"), sa.column("kind"),
+                        sa.column("display_name"), sa.column("verification"),
+                        sa.column("created_at", UTCDateTime()))
+    imports = sa.table("archive_imports", sa.column("id"), sa.column("acting_id"),
+                       sa.column("started_at", UTCDateTime()), sa.column("files", sa.JSON()),
+                       sa.column("format"), sa.column("events"), sa.column("errors"),
+                       sa.column("digest"), sa.column("status"))
+    events = sa.table("archived_events", sa.column("import_id"), sa.column("seq"),
+                      sa.column("kind"), sa.column("external_id"), sa.column("group_key"),
+                      sa.column("sender"), sa.column("occurred_at", UTCDateTime()),
+                      sa.column("text"), sa.column("amount_fen"),
+                      sa.column("payload", sa.JSON()), sa.column("digest"))
+    fixture = Path(__file__).parent / "importers" / "fixtures" / "wecom.jsonl"
+    digest, rows = GENESIS, []
+    for seq, event in enumerate(list(Archive([fixture]))[:4], 1):
+        payload = to_json(event)
+        digest = chain(digest, payload)
+        rows.append({"import_id": 1, "seq": seq, "kind": event.kind,
+                     "external_id": event.id, "group_key": event.group,
+                     "sender": event.sender, "occurred_at": event.ts, "text": event.content,
+                     "amount_fen": event.amount_fen, "payload": payload, "digest": digest})
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(accounts.insert().values(id=1, kind="system", display_name="system",
+                                                  verification="unverified",
+                                                  created_at=started))
+            conn.execute(imports.insert().values(id=1, acting_id=1, started_at=started,
+                                                 files=["old.jsonl"], format="auto",
+                                                 events=len(rows), errors=0, digest=digest,
+                                                 status="complete"))
+            conn.execute(events.insert(), rows)
+        upgrade(empty_url)
+        uow = UnitOfWorkFactory(sessionmaker(engine), settings=_settings(empty_url, tmp_path),
+                                clock=SystemClock(), bus=EventBus())()
+        try:
+            result = verify_import(uow, 1)
+            imported = uow.session.execute(text(
+                "SELECT DISTINCT imported_at FROM archived_events")).scalars().all()
+        finally:
+            uow.close()
+    finally:
+        engine.dispose()
+    assert (result.ok, result.chain_version, result.events, result.digest) == \
+        (True, 1, len(rows), digest)
+    assert len(imported) == 1

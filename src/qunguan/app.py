@@ -25,6 +25,7 @@ from qunguan.governance.worker import PurgeWorker
 from qunguan.groups.routes import router as groups_router
 from qunguan.identity import verification  # noqa: F401  (registers the built-in providers)
 from qunguan.identity.routes import router as identity_router
+from qunguan.importers.routes import router as importers_router
 from qunguan.kernel.clock import Clock, SystemClock
 from qunguan.kernel.db import make_engine
 from qunguan.kernel.events import EventBus
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(rumors_router)  # the debunk bank
     app.include_router(envelopes_router)  # wallets and red envelopes
     app.include_router(governance_router)  # legal holds, retention, unmasking, case export
+    app.include_router(importers_router)  # archive imports and their events
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, object]:

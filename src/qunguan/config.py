@@ -284,6 +284,12 @@ class Settings(BaseSettings):
         "before it is replaced by a purge marker; the record itself and its Merkle leaf stay. "
         "At least 180, and at least QUNGUAN_APPEAL_WINDOW_DAYS + 180 (LR-4).",
     )
+    retention_archived_events_days: int = Field(
+        180, description="Days the content of an event imported with `qunguan audit "
+        "--import-into` (its text, envelope wish and chat-record items) is kept, counted from "
+        "the import, before the purge worker removes it; the row and its hash-chain link "
+        "stay, and the chain still verifies. At least 180.",
+    )
     retention_regulated_archive: bool = Field(
         False, description="Regulated archive mode (LR-6): every record kind is kept at least "
         "3 years (1095 days) whatever its own setting says.",
@@ -303,7 +309,7 @@ class Settings(BaseSettings):
 
     @field_validator("retention_messages_days", "retention_screening_days",
                      "retention_outbox_days", "retention_login_days",
-                     "retention_audit_content_days")
+                     "retention_audit_content_days", "retention_archived_events_days")
     @classmethod
     def _at_least_six_months(cls, days: int, info: ValidationInfo) -> int:
         if days < MIN_RETENTION_DAYS:

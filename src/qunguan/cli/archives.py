@@ -1,12 +1,14 @@
 """`qunguan import convert` and `qunguan audit`: exported chat archives (WeCom, WeChat,
-WhatsApp, Telegram, neutral JSONL) read by ``qunguan.importers``, converted or audited."""
+WhatsApp, Telegram, neutral JSONL) read by ``qunguan.importers``, converted or audited;
+`qunguan import list` and `qunguan import verify`: the archives loaded with `--import-into`."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +35,8 @@ FormatOpt = Annotated[str, typer.Option("--format", help="auto (detect from the 
                                         "telegram-json or jsonl.")]
 StrictOpt = Annotated[bool, typer.Option(help="Stop at the first unreadable place instead of "
                                          "reporting it and going on.")]
+DatabaseUrlOpt = Annotated[str | None, typer.Option(
+    "--database-url", help="Database URL (default: QUNGUAN_DATABASE_URL).")]
 
 
 def _print_error(error: ReadError) -> None:
@@ -69,6 +73,82 @@ def convert(files: FilesArg,
               highlight=False)
     if archive.errors:
         raise typer.Exit(1)
+
+
+@import_app.command("list")
+def list_imports(database_url: DatabaseUrlOpt = None,
+                 limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest "
+                                                    "first.")] = 50,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+                 ) -> None:
+    """The archives loaded with `qunguan audit --import-into`, newest first: id, files,
+    format, status, events, unreadable places, chain digest and time."""
+    from qunguan.cli.main import _uow, settings_for
+    from qunguan.importers import queries
+    from qunguan.importers.masking import mask_personal
+
+    uow = _uow(settings_for(database_url))
+    try:
+        rows, _ = queries.list_imports(uow, viewer=None, limit=limit)
+        data: list[dict[str, Any]] = [
+            {"id": r.id, "files": [mask_personal(f) for f in r.files], "format": r.format,
+             "status": r.status, "events": r.events, "errors": r.errors, "digest": r.digest,
+             "chain_version": r.chain_version,
+             "started_at": r.started_at.isoformat(timespec="seconds"),
+             "finished_at": r.finished_at.isoformat(timespec="seconds")
+             if r.finished_at else None} for r in rows]
+    finally:
+        uow.close()
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    if not data:
+        print("no archive imports")
+        return
+    # One tab-separated line per import: the digest must be printed whole, whatever the
+    # terminal's width (a table would fold it).
+    print("\t".join(("id", "started", "status", "format", "events", "unreadable",
+                     "chain digest", "files")))
+    for d in data:
+        print("\t".join((str(d["id"]), d["started_at"], d["status"], d["format"],
+                         str(d["events"]), str(d["errors"]),
+                         f"{d['digest']} (chain {d['chain_version']})",
+                         ", ".join(d["files"]))))
+
+
+@import_app.command("verify")
+def verify_import(import_id: Annotated[int, typer.Argument(help="The import's id (`qunguan "
+                                                           "import list`).", min=1)],
+                  database_url: DatabaseUrlOpt = None) -> None:
+    """Recompute an import's hash chain from the stored events: OK with the digest, or the
+    first event (seq) that does not verify (exit 1). Events whose content retention purged
+    verify through their content hash. Exit 2 for an unknown import."""
+    from qunguan.cli.main import _fail, _uow, settings_for
+    from qunguan.importers import queries
+    from qunguan.kernel.errors import QunguanError
+
+    uow = _uow(settings_for(database_url))
+    try:
+        try:
+            archive = queries.access_import(uow, viewer=None, import_id=import_id)
+            result = queries.verify(uow, viewer=None, import_id=import_id)
+        except QunguanError:
+            raise _fail(f"no archive import {import_id} (see `qunguan import list`)", 2) \
+                from None
+        status = archive.status
+    finally:
+        uow.close()
+    name = f"archive import {import_id} ({status}, chain {result.chain_version})"
+    if not result.ok:
+        if result.first_bad_seq is None:
+            raise _fail(f"{name}: TAMPERED: {result.problem}", 1)
+        raise _fail(f"{name}: TAMPERED at event seq {result.first_bad_seq}: {result.problem} "
+                    f"({result.events} event(s) before it verify)", 1)
+    print(f"{name}: {result.events} event(s) verify: OK; digest {result.digest}")
+    if result.purged:
+        how = ("taken as stored: chain 1 hashed their whole content, which is gone"
+               if result.unverifiable else "verified through their content hashes")
+        print(f"{result.purged} event(s) purged by retention ({how})")
 
 
 def audit(

@@ -26,6 +26,7 @@ from qunguan.governance.queries import (
 from qunguan.identity import Account, AccountKind, unmasking
 from qunguan.identity import queries as identity_queries
 from qunguan.identity.models import AuthToken, LoginAttempt, UnmaskRequest
+from qunguan.importers import actions as importers_actions
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.models import OutboxEvent
@@ -116,6 +117,11 @@ def _erase(uow: UnitOfWork, kind: RecordKind, rows: list[Any]) -> list[tuple[int
         done = [(r.id, sha256_hex({"account_id": r.account_id, "created_at": r.created_at,
                                    "expires_at": r.expires_at})) for r in rows]
         uow.session.execute(delete(AuthToken).where(AuthToken.id.in_([i for i, _ in done])))
+    elif kind == RecordKind.ARCHIVED_EVENTS:
+        # The importers keep the chain verifiable: the digest is the content hash it commits
+        # to (chain 2), or of the whole payload (chain 1, before migration 0013).
+        at = uow.now()
+        done = [(r.id, importers_actions.erase_content(r, at=at)) for r in rows]
     else:
         # The audit log's own content digest (auditlog.leaves), so the two agree; the marker
         # is what auditlog.leaves.is_purged recognises.

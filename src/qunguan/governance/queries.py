@@ -31,6 +31,7 @@ from qunguan.groups.models import Group
 from qunguan.identity import Account, unmasking
 from qunguan.identity import queries as identity_queries
 from qunguan.identity.models import AuthToken, LoginAttempt
+from qunguan.importers.models import ArchivedEvent
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.models import AuditRecord, OutboxEvent
@@ -54,6 +55,7 @@ class RecordKind(enum.StrEnum):
     LOGIN_ATTEMPTS = "login_attempts"  # failed logins (network logs)
     AUTH_TOKENS = "auth_tokens"  # bearer tokens expired longer than the period
     AUDIT_CONTENT = "audit_content"  # an audit record's content (the record and leaf stay)
+    ARCHIVED_EVENTS = "archived_events"  # an imported archive event's content (row, link stay)
 
 
 SETTING_OF = {
@@ -63,6 +65,7 @@ SETTING_OF = {
     RecordKind.LOGIN_ATTEMPTS: "retention_login_days",
     RecordKind.AUTH_TOKENS: "retention_login_days",
     RecordKind.AUDIT_CONTENT: "retention_audit_content_days",
+    RecordKind.ARCHIVED_EVENTS: "retention_archived_events_days",
 }
 
 
@@ -194,6 +197,12 @@ def kind_query(kind: RecordKind, held: Held) -> KindQuery:
     if kind == RecordKind.AUTH_TOKENS:
         return KindQuery(AuthToken, AuthToken.expires_at, [],
                          _not_in(AuthToken.account_id, held.account_ids))
+    if kind == RecordKind.ARCHIVED_EVENTS:
+        # No hold reaches them: their chats and senders are the export's identifiers, which
+        # map to no qunguan group or account (docs/retention.md "Archived events"). Their
+        # period runs from the import, when they came into qunguan's keeping.
+        return KindQuery(ArchivedEvent, ArchivedEvent.imported_at,
+                         [ArchivedEvent.purged_at.is_(None)], [])
     return KindQuery(AuditRecord, AuditRecord.occurred_at, [
         # Only records already in the Merkle log: the leaf of a record appended after its
         # content went would commit to the marker, not to the evidence.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,6 +36,7 @@ from qunguan.importers.elections import (
     read_elections,
 )
 from qunguan.importers.events import TEXT_KINDS, ArchiveEvent
+from qunguan.importers.masking import mask
 from qunguan.importers.pseudonyms import Pseudonyms
 from qunguan.importers.reading import ReadError
 from qunguan.importers.report import write_report
@@ -51,7 +51,6 @@ from qunguan.importers.screener import (
 )
 from qunguan.importers.stream import Archive, StrictStop
 from qunguan.rumors.cascades import Message, cluster_messages
-from qunguan.screening.detectors import find_personal_data
 
 CHUNK = 500
 EXAMPLES_PER_GROUP = 50  # flagged messages shown in context per group
@@ -77,18 +76,6 @@ class AuditOptions:
     reveal_map: Path | None = None
     key: bytes | None = None
     category: str = ""
-
-
-def mask(text: str) -> str:
-    """The text as shown in reports: NFKC, format characters removed, and every resident ID,
-    bank card and mobile number replaced by dots (detection as screening's)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf") if \
-        not text.isascii() else text
-    spans = sorted(s for found in find_personal_data(text).values() for s in found)
-    for start, end in reversed(spans):
-        text = text[:start] + "•" * (end - start) + text[end:]
-    return text
 
 
 def _excerpt(text: str) -> str:
