@@ -41,7 +41,8 @@ NO_SUCH = {"case": N_("No such case: give the number of a review item."),
 KINDS = {"messages": N_("Message texts"), "screening_evidence": N_("Screening evidence"),
          "outbox_events": N_("Processed outbox events"),
          "login_attempts": N_("Failed logins"), "auth_tokens": N_("Expired sessions"),
-         "audit_content": N_("Content of audit records")}
+         "audit_content": N_("Content of audit records"),
+         "archived_events": N_("Imported chat archives")}
 
 
 def _scope_text(_: Gettext, scope: str, scope_id: int) -> str:
