@@ -51,16 +51,15 @@ def wallet(page: Page) -> Any:
 
 
 def expect_beside(page: Page, name: str) -> None:
-    """The field's error sits in its own field block and is tied to the input.
-
-    (Not ``aria-invalid``: ``components/forms.html`` glues ``required`` and
-    ``aria-invalid="true"`` into one attribute name when a required field comes back with an
-    error in a whole page, so the browser sees neither; reported, not ours to edit.)"""
+    """The field's error sits in its own field block, is tied to the input, and the input
+    says it is invalid and still required."""
     block = page.locator(f"div.field:has(#f-{name})")
     expect(block).to_have_class(re.compile(r"\binvalid\b"))
     expect(block.locator(f"#f-{name}-error")).to_be_visible()
     expect(page.locator(f"#f-{name}")).to_have_attribute("aria-describedby",
                                                           re.compile(f"f-{name}-error"))
+    expect(page.locator(f"#f-{name}")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#f-{name}")).to_have_attribute("required", "")
 
 
 def claims_table(envelope: Any) -> dict[str, str]:
