@@ -474,6 +474,14 @@ def _fresh_hold(ctx: Ctx, role: str) -> Call:
     return Call("POST", f"/api/officer/legal-holds/{r.json()['id']}/lift", {"reason": "结束"})
 
 
+def _fresh_envelope_limit(ctx: Ctx, role: str) -> Call:
+    r = ctx.api.put(f"/api/officer/groups/{ctx.gid}/envelope-limits", as_=ctx.cast.officer,
+                    json={"max_fen": 5000, "reason": "限额"})
+    assert r.status_code == 200, r.text
+    return Call("POST", f"/api/officer/groups/{ctx.gid}/envelope-limits/clear",
+                {"reason": "解除"})
+
+
 def _unmask_body(ctx: Ctx) -> dict[str, Any]:
     return {"case_id": _fresh_item(ctx), "account_id": ctx.cast.member.id, "reason": "纪检调查"}
 
@@ -699,6 +707,14 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "GET /api/envelopes/{envelope_id}": (group_members(200), _envelope()),
     "POST /api/envelopes/{envelope_id}/claim": (group_members(200, newcomer=REAL_NAME),
                                                 _envelope("/claim")),
+    # limits: members and officers read a group's; officers set and clear its own
+    "GET /api/groups/{group_id}/envelope-limits": (
+        group_members(200, officer=200), simple("GET", "/api/groups/{g}/envelope-limits")),
+    "PUT /api/officer/groups/{group_id}/envelope-limits": (
+        officers_only(200), simple("PUT", "/api/officer/groups/{g}/envelope-limits",
+                                   {"max_fen": 5000, "reason": "村民反映 complaints"})),
+    "POST /api/officer/groups/{group_id}/envelope-limits/clear": (
+        officers_only(200), _fresh_envelope_limit),
     # governance: legal holds, retention, dual-control unmasking, case export
     "POST /api/officer/legal-holds": (officers_only(201), simple(
         "POST", "/api/officer/legal-holds",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qunguan.config import Settings
+from qunguan.config import GROUP_CATEGORIES, STRICT_GROUP_CATEGORIES, Settings
+from qunguan.groups import Category
+from qunguan.groups import queries as group_queries
 
 SAMPLES: dict[str, tuple[str, object]] = {
     "database_url": ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
@@ -80,6 +82,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "election_strict_policy": ("block", "block"),
     "election_default_policy": ("hold", "hold"),
     "envelope_strict_max_fen": ("8000", 8000),
+    "envelope_category_limits": ('{"work": 10000, "village_committee": 3000}',
+                                 {"work": 10_000, "village_committee": 3000}),
     "votebuying_thresholds_file": ("/srv/votebuying.json", Path("/srv/votebuying.json")),
     "votebuying_enabled": ("false", False),
     "votebuying_at_send": ("false", False),
@@ -135,3 +139,25 @@ def test_audit_evidence_outlives_the_appeal_window(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("QUNGUAN_APPEAL_WINDOW_DAYS", "180")
     monkeypatch.setenv("QUNGUAN_RETENTION_AUDIT_CONTENT_DAYS", "360")
     assert Settings().retention_audit_content_days == 360
+
+
+def test_config_knows_the_group_categories() -> None:
+    assert set(GROUP_CATEGORIES) == {str(c) for c in Category}
+    assert set(STRICT_GROUP_CATEGORIES) == {str(c) for c in group_queries.STRICT_CATEGORIES}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ('{"wrok": 1000}', r"QUNGUAN_ENVELOPE_CATEGORY_LIMITS\['wrok'\]: unknown group category"),
+    ('{"work": 0}', r"QUNGUAN_ENVELOPE_CATEGORY_LIMITS\['work'\]=0: a limit is a positive "),
+    ('{"work": -5}', r"=-5: a limit is a positive number of fen"),
+    ('{"work": 20001}', r"=20001 is above QUNGUAN_ENVELOPE_MAX_FEN=20000"),
+    ('{"party_branch": 6000}', r"=6000 is above QUNGUAN_ENVELOPE_STRICT_MAX_FEN=5000"),
+    ('{"work": 100.5}', r"envelope_category_limits.work"),
+    ('{"work": "100"}', r"envelope_category_limits.work"),
+    ("[1000]", r"envelope_category_limits"),
+])
+def test_bad_category_limits_refuse_to_start(raw: str, message: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUNGUAN_ENVELOPE_CATEGORY_LIMITS", raw)
+    with pytest.raises(ValueError, match=message):
+        Settings()

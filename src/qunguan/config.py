@@ -9,9 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, StrictInt, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Group categories, as groups.models.Category names them (config imports no capability; a
+# test keeps the two alike): the keys QUNGUAN_ENVELOPE_CATEGORY_LIMITS may use.
+GROUP_CATEGORIES = ("party_branch", "village_committee", "government_office", "work", "social")
+STRICT_GROUP_CATEGORIES = ("party_branch", "village_committee", "government_office")  # PAY-4
 MIN_RETENTION_DAYS = 180  # six months (CN-GIP Art. 13; CSL Art. 21)
 REGULATED_ARCHIVE_DAYS = 1095  # three years (LR-6)
 
@@ -210,6 +214,12 @@ class Settings(BaseSettings):
         "party_branch, village_committee and government_office groups at any time, in fen "
         "(default 50 yuan; envelope_over_limit).",
     )
+    envelope_category_limits: dict[str, StrictInt] = Field(
+        default_factory=dict, description="Per-category red-envelope limits: a JSON object "
+        "from group category to the most one envelope may hold in its groups, in fen, e.g. "
+        '{"work": 10000}; never above QUNGUAN_ENVELOPE_MAX_FEN (nor, in the strict '
+        "categories, QUNGUAN_ENVELOPE_STRICT_MAX_FEN). Unset categories use those.",
+    )
     votebuying_thresholds_file: Path | None = Field(
         None, description="A JSON file overriding vote-buying detector thresholds (the names "
         "of qunguan.envelopes.votebuying.Thresholds); unset uses the defaults.",
@@ -318,6 +328,24 @@ class Settings(BaseSettings):
                 f"{MIN_RETENTION_DAYS} days (logs are kept at least six months: CN-GIP Art. 13, "
                 f"LR-1); set {MIN_RETENTION_DAYS} or more")
         return days
+
+    @model_validator(mode="after")
+    def _category_limits_are_known_and_stricter(self) -> Settings:
+        for category, fen in self.envelope_category_limits.items():
+            where = f"QUNGUAN_ENVELOPE_CATEGORY_LIMITS[{category!r}]"
+            if category not in GROUP_CATEGORIES:
+                raise ValueError(f"{where}: unknown group category; use one of "
+                                 f"{', '.join(GROUP_CATEGORIES)}")
+            if fen < 1:
+                raise ValueError(f"{where}={fen}: a limit is a positive number of fen")
+            if fen > self.envelope_max_fen:
+                raise ValueError(f"{where}={fen} is above QUNGUAN_ENVELOPE_MAX_FEN="
+                                 f"{self.envelope_max_fen}: a category may only be stricter")
+            if category in STRICT_GROUP_CATEGORIES and fen > self.envelope_strict_max_fen:
+                raise ValueError(f"{where}={fen} is above QUNGUAN_ENVELOPE_STRICT_MAX_FEN="
+                                 f"{self.envelope_strict_max_fen} (PAY-4): a category may "
+                                 "only be stricter")
+        return self
 
     @model_validator(mode="after")
     def _evidence_outlives_appeals(self) -> Settings:

@@ -116,7 +116,11 @@ def test_hold_then_release_by_a_reviewer(api: Api, cast: Cast, app: Any,
     assert r.status_code == 201, r.text
     envelope = r.json()
     assert envelope["status"] == "held"
-    assert "换届" in envelope["hold_reason"]
+    assert envelope["hold_reason"].startswith("The election '村委会换届选举' (until ")
+    # The same reason in natural Chinese, in China time, for the sender's page.
+    assert envelope["hold_reason_zh"].startswith("选举“村委会换届选举”期间（截至 ")
+    assert "（北京时间））" in envelope["hold_reason_zh"]
+    assert envelope["hold_reason_zh"].endswith("本群红包须经审核后才能领取。")
     assert balance(app, cast.founder) == 9000  # in escrow, not lost
     r = claim(api, cast.member, envelope["id"])
     assert r.status_code == 409
@@ -124,6 +128,7 @@ def test_hold_then_release_by_a_reviewer(api: Api, cast: Cast, app: Any,
     assert outbox_events(app, EventType.ENVELOPE_SENT) == []  # the group is not told yet
     [held] = audit_records(app, EventType.ENVELOPE_HELD)
     assert held.extra["election_id"] == election["id"]
+    assert held.extra["reason"] == envelope["hold_reason"]  # English in the audit record
     drain(app)
     [item] = rows(app, ReviewItem, subject_type="envelope", subject_id=envelope["id"])
     assert item.rules[0]["rule"] == "election_hold"
@@ -179,6 +184,8 @@ def test_disclose_records_and_candidates_are_held(api: Api, cast: Cast, app: Any
     r = send(api, cast.member, cast.group["id"], 1000, 2)
     assert r.json()["status"] == "held"
     assert "candidate" in r.json()["hold_reason"]
+    assert r.json()["hold_reason_zh"] == ("您是选举“村委会换届选举”的候选人，您在相关群内发出的"
+                                          "红包须经审核。")
 
 
 def test_no_election_outside_its_dates(api: Api, cast: Cast, clock: FixedClock) -> None:
@@ -288,3 +295,13 @@ def test_candidate_alert_and_no_alert_without_election(api: Api, cast: Cast, app
     [alert] = rows(app, EnvelopeAlert)
     assert alert.pattern == "candidate"
     assert "candidate" in alert.explanation
+
+
+def test_the_chinese_reason_reads_beijing_time() -> None:
+    from datetime import UTC, datetime
+
+    from qunguan.envelopes.actions import _china_time
+
+    # 20:00 UTC is 04:00 the next day in Beijing (UTC+8 all year).
+    assert _china_time(datetime(2026, 11, 30, 20, 0, tzinfo=UTC)) == \
+        "2026年12月1日 04:00（北京时间）"

@@ -42,12 +42,16 @@ def test_a_send_completing_a_fanout_is_held_before_money_moves(
     held = r.json()
     assert held["status"] == "held"
     assert "reach most of the group" in held["hold_reason"]  # the rule's reason, to the sender
+    assert "选举" not in held["hold_reason"]  # English only: the API's and the audit's
+    assert held["hold_reason_zh"].startswith("选举期间，这个红包会使您的红包覆盖群内大多数成员")
+    assert held["hold_reason_zh"].endswith("。")
     refused = claim(api, cast.member, held["id"])
     assert error_code(refused) == "envelope_held"
     assert "reason" not in refused.json()["error"]["details"]  # not for other members
     assert api.get(f"/api/envelopes/{held['id']}", as_=cast.member).status_code == 404
     listed = api.get(f"/api/envelopes/{held['id']}", as_=cast.founder).json()
     assert listed["hold_reason"] == held["hold_reason"]
+    assert listed["hold_reason_zh"] == held["hold_reason_zh"]
     uow = app.state.uows()
     try:
         def listing(person: Any) -> list[int]:
@@ -61,6 +65,7 @@ def test_a_send_completing_a_fanout_is_held_before_money_moves(
         envelope = queries.access_envelope(uow, viewer=uow.session.get(Account, cast.founder.id),
                                            envelope_id=held["id"])
         assert queries.render(uow, envelope)["hold_reason"] is None  # no viewer named
+        assert queries.render(uow, envelope)["hold_reason_zh"] is None
     finally:
         uow.close()
     assert balance(app, cast.founder) == 10_000 - 8000  # in escrow, not claimable

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from qunguan.envelopes import actions
+from qunguan.envelopes.models import Envelope
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.clock import FixedClock
 from qunguan.kernel.events import EventType
@@ -113,8 +114,58 @@ def test_held_envelope_shows_its_reason_to_the_sender_only(web: Web, api: Api, c
     page = web.as_(cast.founder).get(f"/groups/{gid}/envelopes").text
     assert f'id="envelope-{envelope["id"]}"' in page
     assert "等待审核" in page
-    assert "换届" in page  # the election's reason, as the API gives it to the sender
+    # The election's reason in the reader's language: Chinese by default...
+    assert "原因：选举“村委会换届选举”期间（截至 " in page
+    assert "本群红包须经审核后才能领取。" in page
+    assert "The election" not in page
+    # ...English when the sender reads in English.
+    web.client.cookies.set("qunguan_lang", "en")
+    page = web.get(f"/groups/{gid}/envelopes").text
+    assert "Reason: The election &#39;村委会换届选举&#39; (until " in page
+    assert "须经审核" not in page
+    web.client.cookies.set("qunguan_lang", "zh_CN")
     assert f'action="/envelopes/{envelope["id"]}/open"' not in page
     page = web.as_(cast.member).get(f"/groups/{gid}/envelopes").text
     assert f'id="envelope-{envelope["id"]}"' not in page
     assert "换届" not in page
+
+
+def test_an_old_held_envelope_without_chinese_shows_the_stored_reason(
+        web: Web, api: Api, cast: Cast, app: Any, clock: FixedClock) -> None:
+    """Envelopes held before the Chinese reason was kept (migration 0014) have only
+    ``hold_reason``: the Chinese page shows it as it is."""
+    gid = cast.group["id"]
+    topup(api, cast.founder, 10_000)
+    declare(api, cast, clock, policy="hold")
+    envelope = send(api, cast.founder, gid, 1000, 2).json()
+    uow = app.state.uows()
+    row = uow.session.get(Envelope, envelope["id"])
+    assert row is not None
+    assert row.hold_reason_zh
+    row.hold_reason_zh = None
+    uow.commit()
+    uow.close()
+    assert api.get(f"/api/envelopes/{envelope['id']}",
+                   as_=cast.founder).json()["hold_reason_zh"] is None
+    page = web.as_(cast.founder).get(f"/groups/{gid}/envelopes").text
+    assert "原因：The election &#39;村委会换届选举&#39;" in page
+
+
+def test_the_send_form_shows_the_group_s_limit(web: Web, api: Api, cast: Cast) -> None:
+    gid = cast.group["id"]
+    page = web.as_(cast.founder).get(f"/groups/{gid}/envelopes").text
+    hint = page.split('id="envelope-limits">')[1].split("</p>")[0]
+    assert "200.00" in hint
+    assert "1000.00" in hint
+    r = api.put(f"/api/officer/groups/{gid}/envelope-limits", as_=cast.officer,
+                json={"max_fen": 5000, "reason": "限额 a limit"})
+    assert r.status_code == 200, r.text
+    topup(api, cast.founder, 10_000)
+    page = web.get(f"/groups/{gid}/envelopes").text
+    hint = page.split('id="envelope-limits">')[1].split("</p>")[0]
+    assert "50.00" in hint
+    assert "限额" not in page  # the officer's reason is not for members
+    r = web.post(f"/groups/{gid}/envelopes", {"total_yuan": "50.01", "parts": "1",
+                                              "split": "fixed", "key": key_of(page)})
+    assert r.status_code == 422
+    assert errors_of(r.text)["f-total_yuan-error"]

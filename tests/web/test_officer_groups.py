@@ -13,9 +13,9 @@ from qunguan.enforcement import reports as enforcement_reports
 from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
-from tests.conftest import Api, Cast
+from tests.conftest import Api, Cast, audit_records
 from tests.enforcement.review_helpers import drain, items, post, report
-from tests.web.conftest import Web
+from tests.web.conftest import Web, errors_of
 from tests.web.test_officer_elections import FORM
 
 
@@ -100,3 +100,57 @@ def test_group_reports_for_officers_and_managers_only(api: Api, cast: Cast, app:
         assert len(records) == 5  # four invitations and the admin's promotion
     finally:
         uow.close()
+
+
+def test_an_officer_sets_and_clears_a_group_s_envelope_limit(web: Web, cast: Cast,
+                                                            app: Any) -> None:
+    gid = cast.group["id"]
+    web.as_(cast.officer)
+    page = web.get(f"/officer/groups/{gid}").text
+    limits = page.split('id="limits"')[1].split("</section>")[0]
+    assert "200.00" in limits
+    assert "所有群的默认限额" in limits
+    assert f'action="/officer/groups/{gid}/envelope-limit/clear#limits"' not in limits
+    # Errors next to their fields, in the officer's language; nothing recorded.
+    r = web.post(f"/officer/groups/{gid}/envelope-limit", {"max_yuan": "abc", "reason": ""})
+    assert r.status_code == 422
+    errors = errors_of(r.text)
+    assert errors["f-max_yuan-error"] == "请输入以元为单位的金额，例如 50 或 8.88。"
+    assert errors["f-reason-error"] == "请说明本群为何需要单独的限额。"
+    r = web.post(f"/officer/groups/{gid}/envelope-limit", {"max_yuan": "300",
+                                                          "reason": "村民反映"})
+    assert r.status_code == 422
+    assert errors_of(r.text)["f-max_yuan-error"] == "本群的限额只能更严：此处最多 200.00 元。"
+    assert 'value="300"' in r.text  # what was typed stays
+    assert audit_records(app, EventType.ENVELOPE_LIMIT_SET) == []
+    r = web.post(f"/officer/groups/{gid}/envelope-limit", {"max_yuan": "50",
+                                                          "reason": "村民反映红包过大"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/officer/groups/{gid}?limit=set#limits"
+    [record] = audit_records(app, EventType.ENVELOPE_LIMIT_SET)
+    assert record.extra["max_fen"] == 5000
+    assert record.acting_id == cast.officer.id
+    page = web.get(f"/officer/groups/{gid}?limit=set").text
+    limits = page.split('id="limits"')[1].split("</section>")[0]
+    assert "已设置本群自己的限额。" in limits
+    assert "<strong>50.00</strong>" in limits
+    assert "本群自己的限额" in limits
+    assert "村民反映红包过大" in limits
+    assert cast.officer.display_name in limits
+    # Clearing needs a reason too.
+    clear = f"/officer/groups/{gid}/envelope-limit/clear"
+    r = web.post(clear, {"reason": " "})
+    assert r.status_code == 422
+    assert errors_of(r.text)["f-clear-reason-error"] == "请说明为何可以取消本群自己的限额。"
+    assert web.post(clear, {"reason": "已整改"}).status_code == 303
+    assert audit_records(app, EventType.ENVELOPE_LIMIT_CLEARED)[0].extra["reason"] == "已整改"
+    r = web.post(clear, {"reason": "再次"})
+    assert r.status_code == 422
+    assert errors_of(r.text)["limit-clear-errors"] == "本群没有自己的限额可以取消。"
+    # English, and officers only.
+    web.client.cookies.set("qunguan_lang", "en")
+    assert "Red-envelope limits" in web.get(f"/officer/groups/{gid}").text
+    web.client.cookies.set("qunguan_lang", "zh_CN")
+    r = web.as_(cast.founder).post(f"/officer/groups/{gid}/envelope-limit",
+                                   {"max_yuan": "10", "reason": "x"})
+    assert r.status_code == 403

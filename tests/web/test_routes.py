@@ -72,6 +72,8 @@ ACCESS = {
     "GET /officer/alerts": "officer",
     "GET /officer/groups": "officer",
     "GET /officer/groups/{group_id}": "officer",
+    "POST /officer/groups/{group_id}/envelope-limit": "officer",
+    "POST /officer/groups/{group_id}/envelope-limit/clear": "officer",
     "GET /officer/appeals": "officer",
     "GET /officer/appeals/{appeal_id}": "officer",
     "GET /officer/audit": "officer",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -19,12 +19,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from qunguan import screening
 from qunguan.envelopes import export, ledger
+from qunguan.envelopes import queries as envelope_queries
 from qunguan.envelopes.ledger import Move
 from qunguan.envelopes.models import (
     AccountKind,
     Envelope,
     EnvelopeClaim,
     EnvelopeFestivalTotal,
+    EnvelopeLimit,
     EnvelopeStatus,
     LedgerAccount,
     Split,
@@ -39,6 +41,7 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.restrictions import Function, require_allowed
+from qunguan.kernel.text import require_reason
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.screening import ALLOW, ScreeningContext, Verdict, VerdictKind
 
@@ -106,7 +109,8 @@ class ElectionRule:
 
     election_id: int
     policy: ElectionPolicy
-    reason: str
+    reason: str  # English: the API's errors, audit records
+    reason_zh: str = ""  # the same in Chinese, for the sender's page in zh_CN
 
 
 @dataclass(frozen=True)
@@ -126,16 +130,29 @@ class SendPlan:
         return (self.election is not None and self.election.policy == ElectionPolicy.HOLD) \
             or self.screening.kind == VerdictKind.HOLD
 
+    def _hold_reasons(self, zh: bool) -> list[str]:
+        """Why it waits for a reviewer: the screening rules' reasons first (what this
+        envelope would complete), then the election's; in Chinese or English."""
+        if not self.held:
+            return []
+        texts = [r.text_zh if zh else r.text_en for r in self.screening.reasons]
+        if self.election is not None and self.election.policy == ElectionPolicy.HOLD:
+            texts.append(self.election.reason_zh if zh else self.election.reason)
+        return [t.strip() for t in texts if t.strip()]
+
     @property
     def hold_reason(self) -> str | None:
-        """Why it waits for a reviewer, for the sender: the screening rules' reasons first
-        (what this envelope would complete), then the election's."""
-        if not self.held:
-            return None
-        texts = [f"{r.text_zh} {r.text_en}" for r in self.screening.reasons]
-        if self.election is not None and self.election.policy == ElectionPolicy.HOLD:
-            texts.append(self.election.reason)
-        return " ".join(texts)[:500]
+        """Why it is held, in English: the API's ``hold_reason`` and the audit records."""
+        texts = self._hold_reasons(zh=False)
+        return " ".join(texts)[:500] if self.held else None
+
+    @property
+    def hold_reason_zh(self) -> str | None:
+        """The same in Chinese, for the sender's page (sentences joined as Chinese is, with
+        no space after 。)."""
+        texts = self._hold_reasons(zh=True)
+        return "".join(t if t.endswith(("。", "！", "？")) else t + "。" for t in texts)[:500] \
+            if self.held else None
 
 
 def _send_key(acting: Account, idempotency_key: str) -> str:
@@ -162,14 +179,7 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
                                   parts, split, recipient_id)
         return SendPlan(group, total_fen, parts, split, recipient_id, key, envelope)
     settings = uow.settings
-    if total_fen > settings.envelope_max_fen:
-        raise QunguanError("envelope_over_limit", "The envelope exceeds the limit.",
-                           max_fen=settings.envelope_max_fen, reason="envelope")
-    if group_queries.is_strict_category(group.category) and \
-            total_fen > settings.envelope_strict_max_fen:  # PAY-4
-        raise QunguanError("envelope_over_limit", "The envelope exceeds the limit of this "
-                           "kind of group.", max_fen=settings.envelope_strict_max_fen,
-                           reason="category", category=group.category)
+    _require_within_limit(envelope_queries.envelope_limits(uow, group), total_fen)
     if parts > settings.envelope_max_parts:
         raise QunguanError("too_many_parts", "More parts than allowed.", reason="maximum",
                            max_parts=settings.envelope_max_parts)
@@ -202,6 +212,28 @@ def check_send_envelope(uow: UnitOfWork, *, acting: Account, group_id: int, tota
     return SendPlan(group, total_fen, parts, split, recipient_id, key, None, rule, verdict)
 
 
+_OVER_LIMIT = {  # details.reason and the sentence, by the limit that binds
+    envelope_queries.LimitSource.DEFAULT: ("envelope", "The envelope exceeds the limit."),
+    envelope_queries.LimitSource.STRICT: ("category", "The envelope exceeds the limit of this "
+                                          "kind of group."),
+    envelope_queries.LimitSource.CATEGORY: ("category", "The envelope exceeds the limit of "
+                                            "this kind of group."),
+    envelope_queries.LimitSource.GROUP: ("group", "The envelope exceeds this group's limit."),
+}
+
+
+def _require_within_limit(limits: envelope_queries.EnvelopeLimits, total_fen: int) -> None:
+    """The strictest per-envelope limit of the group: the default, PAY-4's cap in strict
+    categories, the category's setting, the officers' override (``envelope_limits``)."""
+    if total_fen <= limits.max_fen:
+        return
+    reason, sentence = _OVER_LIMIT[limits.source]
+    extra: dict[str, Any] = {"max_fen": limits.max_fen, "reason": reason}
+    if reason != "envelope":
+        extra["category"] = limits.category
+    raise QunguanError("envelope_over_limit", sentence, **extra)
+
+
 def election_rule(uow: UnitOfWork, sender_id: int, group: Group) -> ElectionRule | None:
     """The strictest election policy over the group now (PAY-3): each covering election's
     policy, raised to QUNGUAN_ELECTION_STRICT_POLICY in strict categories (PAY-4), and to
@@ -217,14 +249,35 @@ def election_rule(uow: UnitOfWork, sender_id: int, group: Group) -> ElectionRule
                                                 uow.settings.election_strict_policy)
         reason = (f"The election {election.name!r} (until {election.ends_at.isoformat()}) "
                   f"applies the policy {policy} to red envelopes in this group.")
+        reason_zh = _ELECTION_REASONS_ZH[policy].format(name=election.name,
+                                                        date=_china_time(election.ends_at))
         role = standing.get((election.id, sender_id))
         if role is not None and policy.strength < ElectionPolicy.HOLD.strength:
             policy = ElectionPolicy.HOLD
             reason = (f"You are a {role} in the election {election.name!r}: your red "
                       "envelopes in its groups wait for a reviewer.")
+            reason_zh = (f"您是选举“{election.name}”的"
+                         f"{'候选人' if role == 'candidate' else '候选人的关联人'}，"
+                         "您在相关群内发出的红包须经审核。")
         if best is None or policy.strength > best.policy.strength:
-            best = ElectionRule(election.id, policy, reason)
+            best = ElectionRule(election.id, policy, reason, reason_zh)
     return best
+
+
+# An election's reason in Chinese, by policy: for the sender's page in zh_CN.
+_ELECTION_REASONS_ZH = {
+    ElectionPolicy.HOLD: "选举“{name}”期间（截至 {date}），本群红包须经审核后才能领取。",
+    ElectionPolicy.BLOCK: "选举“{name}”期间（截至 {date}），本群不能发红包。",
+    ElectionPolicy.DISCLOSE: "选举“{name}”期间（截至 {date}），本群红包将登记备案，供选举"
+                             "委员会查阅。",
+}
+_CHINA = timezone(timedelta(hours=8), "北京时间")  # no daylight saving time
+
+
+def _china_time(moment: datetime) -> str:
+    """A time as a Chinese reader reads it: Beijing time, e.g. 2026年12月1日 18:00（北京时间）."""
+    local = moment.astimezone(_CHINA)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
 
 
 def _same_envelope(envelope: Envelope | None, group_id: int, total_fen: int, parts: int,
@@ -297,7 +350,7 @@ def do_send_envelope(uow: UnitOfWork, plan: SendPlan, *, acting: Account) -> Env
                 expires_at=now + timedelta(seconds=uow.settings.envelope_expiry_seconds),
                 refunded_fen=0, election_id=rule.election_id if rule else None,
                 election_policy=str(rule.policy) if rule else None,
-                hold_reason=plan.hold_reason,
+                hold_reason=plan.hold_reason, hold_reason_zh=plan.hold_reason_zh,
                 group_member_count=plan.group.member_count)
             uow.session.add(envelope)
             uow.session.flush()
@@ -603,6 +656,71 @@ def do_refuse_envelope(uow: UnitOfWork, *, acting: Account, envelope_id: int,
     uow.emit(EventType.ENVELOPE_REFUSED, account_ids=(envelope.sender_id,),
              envelope_id=envelope.id, amount_fen=amount, reason=reason)
     return envelope
+
+
+# --- per-group limits (officers) ---------------------------------------------------------------
+
+
+def _officer_group(uow: UnitOfWork, acting: Account, group_id: int) -> Group:
+    identity_queries.require_officer(acting)
+    return group_queries.access_group(uow, viewer=acting, group_id=group_id)
+
+
+def do_set_envelope_limit(uow: UnitOfWork, *, acting: Account, group_id: int, max_fen: int,
+                          reason: str) -> envelope_queries.EnvelopeLimits:
+    """An officer sets the most one red envelope may hold in a group, with a reason.
+
+    It only tightens: an override above the group's limit without it (the default, PAY-4's
+    cap, the category's setting) is refused with ``envelope_limit_invalid``, since a looser
+    group would lift a limit the institution set for the whole category. Setting it again
+    replaces it."""
+    group = _officer_group(uow, acting, group_id)
+    reason = require_reason(reason)
+    # Two officers at once: the group row is the lock (PostgreSQL; SQLite has one writer).
+    if _is_postgres(uow):
+        uow.session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    limits = envelope_queries.envelope_limits(uow, group)
+    if not 1 <= max_fen <= limits.ceiling_fen:
+        raise QunguanError("envelope_limit_invalid", "A group's limit may only be stricter "
+                           "than the limit it would have without one.", max_fen=max_fen,
+                           ceiling_fen=limits.ceiling_fen, fields=["max_fen"])
+    row = limits.override
+    previous = row.max_fen if row is not None else None
+    if row is None:
+        row = EnvelopeLimit(group_id=group.id, max_fen=max_fen, reason=reason,
+                            set_by=acting.id, set_at=uow.now())
+        uow.session.add(row)
+    else:
+        row.max_fen, row.reason, row.set_by, row.set_at = max_fen, reason, acting.id, uow.now()
+    uow.session.flush()
+    record_audit(uow, EventType.ENVELOPE_LIMIT_SET, acting=acting, subject_type="group",
+                 subject_id=group.id, group_id=group.id,
+                 extra={"max_fen": max_fen, "previous_fen": previous,
+                        "ceiling_fen": limits.ceiling_fen, "reason": reason})
+    uow.emit(EventType.ENVELOPE_LIMIT_SET, target_group_id=group.id, max_fen=max_fen,
+             previous_fen=previous)
+    return envelope_queries.envelope_limits(uow, group)
+
+
+def do_clear_envelope_limit(uow: UnitOfWork, *, acting: Account, group_id: int,
+                            reason: str) -> envelope_queries.EnvelopeLimits:
+    """An officer clears a group's override, with a reason: the category's limit or the
+    default applies again. ``envelope_limit_not_set`` when there is none."""
+    group = _officer_group(uow, acting, group_id)
+    reason = require_reason(reason)
+    if _is_postgres(uow):
+        uow.session.execute(select(Group.id).where(Group.id == group.id).with_for_update())
+    row = envelope_queries.group_limit(uow, group.id)
+    if row is None:
+        raise QunguanError("envelope_limit_not_set", "This group has no limit of its own.")
+    previous = row.max_fen
+    uow.session.delete(row)
+    uow.session.flush()
+    record_audit(uow, EventType.ENVELOPE_LIMIT_CLEARED, acting=acting, subject_type="group",
+                 subject_id=group.id, group_id=group.id,
+                 extra={"previous_fen": previous, "reason": reason})
+    uow.emit(EventType.ENVELOPE_LIMIT_CLEARED, target_group_id=group.id, previous_fen=previous)
+    return envelope_queries.envelope_limits(uow, group)
 
 
 # --- the PAY-5 export -------------------------------------------------------------------------

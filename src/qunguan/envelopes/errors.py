@@ -30,3 +30,8 @@ define_error("envelope_held", 409, "The envelope is held for review under an ele
 define_error("envelope_not_held", 409, "The envelope is not held for review.")
 define_error("export_too_large", 422, "The export would hold more than details.max_rows "
              "envelopes; narrow the filters.")
+define_error("envelope_limit_invalid", 422, "A group's red-envelope limit must be at least 1 "
+             "fen and at most the limit the group has without one (details.ceiling_fen): an "
+             "override only tightens.")
+define_error("envelope_limit_not_set", 409, "The group has no red-envelope limit of its own to "
+             "clear.")

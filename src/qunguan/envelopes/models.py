@@ -110,7 +110,10 @@ class Envelope(Base):
     election_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("election_periods.id"),
                                                     index=True)
     election_policy: Mapped[str | None] = mapped_column(String(16))
-    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    hold_reason: Mapped[str | None] = mapped_column(String(500))  # English (API, audit)
+    # The same reason in Chinese, for the sender's page in zh_CN (empty on envelopes held
+    # before it was kept: the page shows ``hold_reason`` then).
+    hold_reason_zh: Mapped[str | None] = mapped_column(String(500))
     # The group's size when it was sent: the detectors' shares are of the members then, not
     # of those who joined or left since (empty on envelopes sent before it was kept).
     group_member_count: Mapped[int | None] = mapped_column(Integer)
@@ -177,3 +180,20 @@ class EnvelopeFestivalTotal(Base):
     season: Mapped[str] = mapped_column(String(24))
     total_fen: Mapped[int] = mapped_column(BigInteger)
     envelopes: Mapped[int] = mapped_column(Integer)
+
+
+class EnvelopeLimit(Base):
+    """An officer's per-group red-envelope limit: the most one envelope may hold in the group,
+    in fen, with who set it and why. At most one per group; clearing it deletes the row (the
+    audit records ``ENVELOPE_LIMIT_SET`` and ``ENVELOPE_LIMIT_CLEARED`` keep the history).
+    It only tightens: never above the group's limit without it (``queries.envelope_limits``)."""
+
+    __tablename__ = "envelope_limits"
+    __table_args__ = (CheckConstraint("max_fen >= 1", name="max_fen_positive"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    group_id: Mapped[int] = mapped_column(IdType, ForeignKey("groups.id"), unique=True)
+    max_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(2000))
+    set_by: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())

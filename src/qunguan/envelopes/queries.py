@@ -13,10 +13,12 @@ from qunguan.envelopes.models import (
     Envelope,
     EnvelopeClaim,
     EnvelopeFestivalTotal,
+    EnvelopeLimit,
     EnvelopeStatus,
     LedgerTransaction,
 )
 from qunguan.envelopes.providers import PROVIDERS, get_provider
+from qunguan.groups import Group
 from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
@@ -68,9 +70,11 @@ def _is_sandbox(provider: str) -> bool:
 
 def render(uow: UnitOfWork, envelope: Envelope,
            viewer: Account | None = None) -> dict[str, Any]:
-    """The envelope for ``viewer``: the hold reason only for its sender and officers (none
-    when no viewer is named)."""
+    """The envelope for ``viewer``: the hold reason (English, and Chinese: none for envelopes
+    held before the Chinese was kept) only for its sender and officers (none when no viewer
+    is named)."""
     taken = claims(uow, envelope.id)
+    shown = viewer is not None and sees_hold(viewer, envelope)
     names = identity_queries.accounts_by_ids(uow, [envelope.sender_id]
                                              + [c.account_id for c in taken])
     return {
@@ -83,8 +87,8 @@ def render(uow: UnitOfWork, envelope: Envelope,
         "expires_at": envelope.expires_at, "refunded_fen": envelope.refunded_fen,
         "provider": envelope.provider, "sandbox": _is_sandbox(envelope.provider),
         "election_id": envelope.election_id,
-        "hold_reason": envelope.hold_reason if viewer is not None
-        and sees_hold(viewer, envelope) else None,
+        "hold_reason": envelope.hold_reason if shown else None,
+        "hold_reason_zh": envelope.hold_reason_zh if shown else None,
         "claims": [{"account_id": c.account_id, "display_name": names[c.account_id].display_name,
                     "amount_fen": c.amount_fen, "claimed_at": c.claimed_at} for c in taken],
     }
@@ -153,3 +157,87 @@ def festival_totals(uow: UnitOfWork, sender_id: int, group_id: int) -> dict[str,
         select(EnvelopeFestivalTotal.season, EnvelopeFestivalTotal.total_fen).where(
             EnvelopeFestivalTotal.sender_id == sender_id,
             EnvelopeFestivalTotal.group_id == group_id))}
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+class LimitSource:
+    """Which limit binds an envelope in a group (``EnvelopeLimits.source``)."""
+
+    DEFAULT = "default"  # QUNGUAN_ENVELOPE_MAX_FEN
+    STRICT = "strict_category"  # QUNGUAN_ENVELOPE_STRICT_MAX_FEN (PAY-4)
+    CATEGORY = "category"  # QUNGUAN_ENVELOPE_CATEGORY_LIMITS
+    GROUP = "group"  # an officer's override (envelope_limits)
+
+
+@dataclass(frozen=True)
+class EnvelopeLimits:
+    """The limits of red envelopes in one group: ``max_fen`` is the strictest of the
+    default, the strict-category cap, the category's setting and the group's override;
+    ``ceiling_fen`` is that strictest without the group's override: the most an override may
+    be. The daily total is the sender's, over every group."""
+
+    group_id: int
+    category: str
+    max_fen: int
+    source: str
+    ceiling_fen: int
+    default_max_fen: int
+    category_max_fen: int | None  # the category's setting, or the PAY-4 cap, if any
+    override: EnvelopeLimit | None
+    daily_max_fen: int
+    max_parts: int
+
+
+def group_limit(uow: UnitOfWork, group_id: int) -> EnvelopeLimit | None:
+    return uow.session.scalar(select(EnvelopeLimit).where(EnvelopeLimit.group_id == group_id))
+
+
+def envelope_limits(uow: UnitOfWork, group: Group) -> EnvelopeLimits:
+    """The group's effective limits (no authorisation: the caller has the group already).
+    The strictest applies, so neither a category setting nor an officer's override can
+    loosen the default or PAY-4's cap, even when settings are lowered after an override."""
+    settings = uow.settings
+    candidates = [(settings.envelope_max_fen, LimitSource.DEFAULT)]
+    if group_queries.is_strict_category(group.category):
+        candidates.append((settings.envelope_strict_max_fen, LimitSource.STRICT))
+    configured = settings.envelope_category_limits.get(str(group.category))
+    if configured is not None:
+        candidates.append((configured, LimitSource.CATEGORY))
+    ceiling, ceiling_source = min(candidates, key=lambda c: c[0])
+    override = group_limit(uow, group.id)
+    binding = (override.max_fen, LimitSource.GROUP) if override is not None \
+        and override.max_fen < ceiling else (ceiling, ceiling_source)
+    category_fen = min((fen for fen, source in candidates if source != LimitSource.DEFAULT),
+                       default=None)
+    return EnvelopeLimits(
+        group_id=group.id, category=str(group.category), max_fen=binding[0],
+        source=binding[1], ceiling_fen=ceiling, default_max_fen=settings.envelope_max_fen,
+        category_max_fen=category_fen, override=override,
+        daily_max_fen=settings.envelope_daily_max_fen, max_parts=settings.envelope_max_parts)
+
+
+def access_envelope_limits(uow: UnitOfWork, *, viewer: Account,
+                           group_id: int) -> EnvelopeLimits:
+    """The group's limits, for its members and officers (not_found otherwise)."""
+    group = group_queries.access_group(uow, viewer=viewer, group_id=group_id)
+    return envelope_limits(uow, group)
+
+
+def render_limits(limits: EnvelopeLimits, viewer: Account) -> dict[str, Any]:
+    """The limits for ``viewer``: who set the override and why, for officers only."""
+    override = limits.override
+    officer = viewer.is_officer
+    return {
+        "group_id": limits.group_id, "category": limits.category,
+        "max_fen": limits.max_fen, "max_yuan": format_fen(limits.max_fen),
+        "source": limits.source, "ceiling_fen": limits.ceiling_fen,
+        "default_max_fen": limits.default_max_fen,
+        "category_max_fen": limits.category_max_fen,
+        "group_max_fen": override.max_fen if override is not None else None,
+        "group_reason": override.reason if override is not None and officer else None,
+        "group_set_by": override.set_by if override is not None and officer else None,
+        "group_set_at": override.set_at if override is not None and officer else None,
+        "daily_max_fen": limits.daily_max_fen, "max_parts": limits.max_parts,
+    }

@@ -1,4 +1,5 @@
-"""Red envelopes API: wallet top-up (sandbox), send, claim, show. Thin: no rules here."""
+"""Red envelopes API: wallet top-up (sandbox), send, claim, show; a group's limits and the
+officers' per-group override. Thin: no rules here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from qunguan.envelopes.schemas import (
     EnvelopeCreate,
     EnvelopePublic,
     ExportIn,
+    LimitClear,
+    LimitIn,
+    LimitsPublic,
     TopupIn,
     WalletPublic,
 )
@@ -77,3 +81,25 @@ def export_envelopes(body: ExportIn, uow: UowDep, me: CurrentAccount) -> Respons
                               sender_id=body.sender_id, election_id=body.election_id))
     media = "text/csv; charset=utf-8" if body.format == "csv" else "application/json"
     return Response(content, media_type=media)
+
+
+@router.get("/groups/{group_id}/envelope-limits", response_model=LimitsPublic)
+def group_limits(group_id: IdPath, uow: UowDep, me: CurrentAccount) -> LimitsPublic:
+    limits = queries.access_envelope_limits(uow, viewer=me, group_id=group_id)
+    return LimitsPublic.model_validate(queries.render_limits(limits, me))
+
+
+@router.put("/officer/groups/{group_id}/envelope-limits", response_model=LimitsPublic)
+def set_group_limit(group_id: IdPath, body: LimitIn, uow: UowDep,
+                    me: CurrentAccount) -> LimitsPublic:
+    limits = actions.do_set_envelope_limit(uow, acting=me, group_id=group_id,
+                                           max_fen=body.max_fen, reason=body.reason)
+    return LimitsPublic.model_validate(queries.render_limits(limits, me))
+
+
+@router.post("/officer/groups/{group_id}/envelope-limits/clear", response_model=LimitsPublic)
+def clear_group_limit(group_id: IdPath, body: LimitClear, uow: UowDep,
+                      me: CurrentAccount) -> LimitsPublic:
+    limits = actions.do_clear_envelope_limit(uow, acting=me, group_id=group_id,
+                                             reason=body.reason)
+    return LimitsPublic.model_validate(queries.render_limits(limits, me))

@@ -70,7 +70,8 @@ class EnvelopePublic(BaseModel):
     sandbox: bool
     claims: list[ClaimLine]
     election_id: int | None = None
-    hold_reason: str | None = None
+    hold_reason: str | None = None  # English
+    hold_reason_zh: str | None = None  # Chinese (none on envelopes held before it was kept)
 
 
 def _iso_text(value: object) -> object:
@@ -94,3 +95,37 @@ class ExportIn(BaseModel):
     group_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
     sender_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
     election_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class LimitIn(BaseModel):
+    """An officer's limit for one group: the most one envelope may hold there, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_fen: Fen
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LimitClear(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LimitsPublic(BaseModel):
+    """A group's red-envelope limits. ``max_fen`` applies (the strictest of the default, the
+    category's and the group's own); ``source`` says which: default, strict_category,
+    category or group. Who set the group's own and why: officers only."""
+
+    group_id: int
+    category: str
+    max_fen: int
+    max_yuan: str
+    source: Literal["default", "strict_category", "category", "group"]
+    ceiling_fen: int
+    default_max_fen: int
+    category_max_fen: int | None
+    group_max_fen: int | None
+    group_reason: str | None = None
+    group_set_by: int | None = None
+    group_set_at: datetime | None = None
+    daily_max_fen: int
+    max_parts: int

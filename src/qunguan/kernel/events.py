@@ -81,12 +81,14 @@ class EventType(enum.IntEnum):
     ENVELOPE_SENT = 702
     ENVELOPE_CLAIMED = 703
     ENVELOPE_REFUNDED = 704  # expired; the unclaimed remainder went back to the sender
-    # 705..749: election rules, vote-buying detectors, the PAY-5 export
+    # 705..749: election rules, vote-buying detectors, the PAY-5 export, limits
     ENVELOPE_HELD = 705  # an election's hold policy: funded, not claimable until reviewed
     ENVELOPE_RELEASED = 706  # a reviewer released a held envelope: it opens for claims
     ENVELOPE_REFUSED = 707  # a reviewer refused a held envelope: the total went back
     VOTEBUYING_ALERT = 708  # a vote-buying detector fired; the alert goes to review
     ENVELOPES_EXPORTED = 709  # an officer exported the red-envelope trail (PAY-5)
+    ENVELOPE_LIMIT_SET = 710  # an officer set a group's per-envelope limit, with a reason
+    ENVELOPE_LIMIT_CLEARED = 711  # an officer cleared it: the category's or default applies
     # 800: enforcement
     REPORT_FILED = 801
     REVIEW_ITEM_OPENED = 802

@@ -49,6 +49,7 @@ def _envelopes_page(request: Request, uow: UnitOfWork, me: Account, group_id: in
     group, _ = group_queries.access_membership(uow, viewer=me, group_id=group_id)
     rows = envelope_queries.group_envelopes(uow, viewer=me, group_id=group_id)
     return page(request, "member/envelopes.html", status=status, group=group,
+                limits=envelope_queries.envelope_limits(uow, group),
                 envelopes=[envelope_queries.render(uow, e, viewer=me) for e in rows],
                 wallet=envelope_queries.render_wallet(uow, me.id), errors=errors,
                 values=values, key=new_token(12), opened=opened, now=uow.now(),
