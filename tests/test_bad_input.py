@@ -124,6 +124,9 @@ VALID_BODIES: dict[str, Any] = {
                                               "ends_at": "2026-12-20T00:00:00+08:00"},
     "POST /api/officer/elections/{election_id}/cancel": lambda c: {"reason": "推迟"},
     "PUT /api/officer/groups/{group_id}/org-unit": lambda c: {"org_unit": "逍遥镇"},
+    "PUT /api/officer/groups/{group_id}/envelope-limits": lambda c: {
+        "max_fen": 5000, "reason": "换届期间从严"},
+    "POST /api/officer/groups/{group_id}/envelope-limits/clear": lambda c: {"reason": "选举结束"},
     "POST /api/officer/debunks/import": lambda c: {
         "format": "jsonl", "source": "bank.jsonl",
         "content": '{"claim": "喝某种茶能预防一切病毒", "verdict": "false", '
@@ -430,6 +433,9 @@ PATH_ROUTES = sorted([
     "POST /api/officer/unmaskings/{request_id}/reject",
     "POST /api/officer/unmaskings/{request_id}/reveal",
     "PUT /api/officer/groups/{group_id}/org-unit",
+    "GET /api/groups/{group_id}/envelope-limits",
+    "PUT /api/officer/groups/{group_id}/envelope-limits",
+    "POST /api/officer/groups/{group_id}/envelope-limits/clear",
 ])
 
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from qunguan import screening
 from qunguan.auditlog import actions as audit_actions
@@ -43,6 +43,7 @@ from tests.e2e.server import (
     PHONE,
     LiveServer,
     live_server,
+    log_in,
     make_group,
     seed_people,
 )
@@ -178,14 +179,6 @@ def seed(server: LiveServer) -> dict[str, int]:
     server.run(log)
     return {"item": first.id, "case": second.id, "appeal": appeal_id,
             "unmasking": unmasking_id, "group": groups[0]}
-
-
-def log_in(page: Page, person: Any) -> None:
-    page.goto("/login")
-    page.get_by_label("手机号").fill(person.phone)
-    page.get_by_label("密码").fill(person.password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def shoot(out: Path) -> list[Path]:

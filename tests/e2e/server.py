@@ -144,6 +144,15 @@ def make_group(server: LiveServer, founder: str, members: tuple[str, ...], *,
     return int(server.run(work))
 
 
+def log_in(page: Any, person: Any) -> None:
+    """Log ``person`` in through the login page (Chinese labels) and wait to leave it."""
+    page.goto("/login")
+    page.get_by_label("手机号").fill(person.phone)
+    page.get_by_label("密码").fill(person.password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def account_id_by_phone(server: LiveServer, phone: str) -> int:
     def work(uow: UnitOfWork) -> int:
         found = identity_queries.account_by_phone_index(uow, vault.phone_index(uow, phone))

@@ -14,17 +14,9 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Browsers
-from tests.e2e.server import DESKTOP, LiveServer, make_group, seed_people
+from tests.e2e.server import DESKTOP, LiveServer, log_in, make_group, seed_people
 
 ELECTION = "村委会换届选举"
-
-
-def log_in(page: Page, person: Any) -> None:
-    page.goto("/login")
-    page.get_by_label("手机号").fill(person.phone)
-    page.get_by_label("密码").fill(person.password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def open_envelopes(page: Page, group_id: int) -> None:

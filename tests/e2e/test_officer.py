@@ -19,7 +19,7 @@ from qunguan.identity.models import AccountKind
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.screening import Reason, ScreeningContext, Verdict, VerdictKind
 from tests.e2e.conftest import Browsers
-from tests.e2e.server import DESKTOP, LiveServer, make_group, seed_people
+from tests.e2e.server import DESKTOP, LiveServer, log_in, make_group, seed_people
 
 TRIGGER = "待审"
 
@@ -38,14 +38,6 @@ def holding(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_gate(uow, context)
 
     monkeypatch.setattr(screening, "gate", gate)
-
-
-def log_in(page: Page, person: Any) -> None:
-    page.goto("/login")
-    page.get_by_label("手机号").fill(person.phone)
-    page.get_by_label("密码").fill(person.password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def make_officer(server: LiveServer, key: str) -> None:
