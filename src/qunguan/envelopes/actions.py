@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -38,6 +38,7 @@ from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.identity import AccountKind as IdentityKind
 from qunguan.identity import queries as identity_queries
+from qunguan.kernel.clock import CHINA
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
 from qunguan.kernel.restrictions import Function, require_allowed
@@ -271,12 +272,11 @@ _ELECTION_REASONS_ZH = {
     ElectionPolicy.DISCLOSE: "选举“{name}”期间（截至 {date}），本群红包将登记备案，供选举"
                              "委员会查阅。",
 }
-_CHINA = timezone(timedelta(hours=8), "北京时间")  # no daylight saving time
 
 
 def _china_time(moment: datetime) -> str:
     """A time as a Chinese reader reads it: Beijing time, e.g. 2026年12月1日 18:00（北京时间）."""
-    local = moment.astimezone(_CHINA)
+    local = moment.astimezone(CHINA)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
 
 

@@ -55,13 +55,13 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-CHINA = timezone(timedelta(hours=8))
+from qunguan.kernel.clock import CHINA
 
 PATTERNS = ("candidate", "fanout", "rounds", "splitting", "collusion", "jump")
 

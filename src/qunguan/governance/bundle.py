@@ -20,7 +20,9 @@ record go (``attach_proofs``); a bundle without them verifies its digests only a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,10 +170,62 @@ def verify(raw: bytes, html: bytes | None, *,
     return Verified(bundle["case_id"], len(records), proven, notes)
 
 
+def _names(bundle: dict[str, Any]) -> tuple[str, str]:
+    stem = f"case-{bundle['case_id']}"
+    return f"{stem}.json", f"{stem}.html"
+
+
 def write(bundle: dict[str, Any], html: str, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"case-{bundle['case_id']}"
-    json_path, html_path = out_dir / f"{stem}.json", out_dir / f"{stem}.html"
+    json_name, html_name = _names(bundle)
+    json_path, html_path = out_dir / json_name, out_dir / html_name
     json_path.write_bytes(file_bytes(bundle))
     html_path.write_bytes(html.encode("utf-8"))
     return json_path, html_path
+
+
+# A fixed time inside the zip: the same case exported twice differs only where its content
+# (the checkpoint, the export's own record) does.
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+
+HOW_TO_VERIFY = """\
+Case {case_id}: a bundle exported from qunguan
+
+  case-{case_id}.json   the bundle: the case's records, the signed checkpoint of the audit log
+                        and an inclusion proof of every audit record in it
+  case-{case_id}.html   the readable report (its SHA-256 is in the bundle's digests)
+  verifier-keys.txt     the public keys the audit log has signed with
+
+Check it offline, with the public keys only:
+
+  qunguan auditlog verify-bundle case-{case_id}.json --key verifier-keys.txt
+
+Take the keys from a channel you trust rather than from this zip: compare verifier-keys.txt
+with the keys the institution publishes (GET /api/auditlog/keys on its server, or the key
+file its operator hands over). A bundle that verifies against keys from the same zip proves
+only that it was not damaged on the way.
+
+Bundle digest (sha256): {digest}
+"""
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def zipped(bundle: dict[str, Any], html: str, verifier_keys: list[str]) -> bytes:
+    """The bundle, its HTML report, the log's verifier keys and HOW-TO-VERIFY.txt as one zip
+    (the console's download; the same files ``write`` puts in a folder)."""
+    json_name, html_name = _names(bundle)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(_entry(json_name), file_bytes(bundle))
+        archive.writestr(_entry(html_name), html.encode("utf-8"))
+        archive.writestr(_entry("verifier-keys.txt"),
+                         "".join(k + "\n" for k in verifier_keys).encode("utf-8"))
+        archive.writestr(_entry("HOW-TO-VERIFY.txt"), HOW_TO_VERIFY.format(
+            case_id=bundle["case_id"], digest=bundle.get("bundle_sha256", "")).encode("utf-8"))
+    return buffer.getvalue()

@@ -21,12 +21,10 @@ from qunguan.importers.chain import (
 )
 from qunguan.importers.events import ArchiveEvent, to_json
 from qunguan.importers.masking import mask_personal
-from qunguan.importers.models import ArchivedEvent, ArchiveImport
-from qunguan.importers.queries import Verification, verify_import
+from qunguan.importers.models import MAX_FIELD, ArchivedEvent, ArchiveImport
+from qunguan.importers.queries import Verification, event_columns, verify_import
 from qunguan.kernel.events import EventType
 from qunguan.kernel.uow import UnitOfWork, record_audit
-
-MAX_FIELD = 200
 
 # Re-exported: callers and docs name the chain and its check here.
 __all__ = ["CHAIN_VERSION", "GENESIS", "MAX_FIELD", "Verification", "chain",
@@ -62,11 +60,8 @@ def do_import_batch(uow: UnitOfWork, *, acting: Account, archive: ArchiveImport,
         content_hash = None if archive.chain_version == 1 else content_sha256(payload)
         digest = link(archive.chain_version, digest, payload, content_hash)
         uow.session.add(ArchivedEvent(
-            import_id=archive.id, seq=seq, kind=event.kind,
-            external_id=event.id[:MAX_FIELD], group_key=event.group[:MAX_FIELD],
-            sender=event.sender[:MAX_FIELD], occurred_at=event.ts, text=event.content,
-            amount_fen=event.amount_fen, payload=payload, digest=digest, imported_at=now,
-            content_sha256=content_hash))
+            import_id=archive.id, seq=seq, **event_columns(event), payload=payload,
+            digest=digest, imported_at=now, content_sha256=content_hash))
     archive.events += len(events)
     archive.errors += errors
     archive.digest = digest

@@ -35,7 +35,7 @@ from qunguan.importers.elections import (
     envelope_detectors,
     read_elections,
 )
-from qunguan.importers.events import TEXT_KINDS, ArchiveEvent
+from qunguan.importers.events import TEXT_KINDS, ArchiveEvent, iso_utc
 from qunguan.importers.masking import mask
 from qunguan.importers.pseudonyms import Pseudonyms
 from qunguan.importers.reading import ReadError
@@ -81,10 +81,6 @@ class AuditOptions:
 def _excerpt(text: str) -> str:
     text = mask(text)
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
-
-
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -228,7 +224,7 @@ class Run:
                 t.recalled.add(event.recalled_id)
             if event.kind in ("red_envelope", "transfer"):
                 self._envelope(event, group, sender)
-            line = {"id": event.id, "sender": sender, "time": _iso(event.ts),
+            line = {"id": event.id, "sender": sender, "time": iso_utc(event.ts),
                     "kind": event.kind, "media": event.media,
                     # System and membership lines name members: not shown.
                     "text": _excerpt(event.content) if event.content and (
@@ -279,7 +275,7 @@ class Run:
             self.write({"kind": kind, "rule": hit["rule"], "action": hit["action"],
                         "severity": hit["severity"], "mode": hit["mode"],
                         "message_ids": [event.id], "group": group, "group_name": stats.name,
-                        "time": _iso(event.ts), "sender": sender, "file": event.file,
+                        "time": iso_utc(event.ts), "sender": sender, "file": event.file,
                         "line": event.line, "evidence": {
                             "detectors": hit["detectors"], "reason": hit["reason_en"],
                             "signals": hit["signals"], "excerpt": line["text"]}})
@@ -409,16 +405,16 @@ def _clusters(run: Run) -> list[dict[str, Any]]:
         cluster: dict[str, Any] = {"cluster": cluster_id, "copies": len(ms), "groups": len(reached),
                    "senders": len({m.sender for m in ms if m.sender}),
                    "first": {"id": first.id, "group": first.group, "sender": first.sender,
-                             "time": _iso(first.ts), "text": _excerpt(first.text)},
-                   "last_time": _iso(ms[-1].ts),
+                             "time": iso_utc(first.ts), "text": _excerpt(first.text)},
+                   "last_time": iso_utc(ms[-1].ts),
                    "span_seconds": int((ms[-1].ts - first.ts).total_seconds()),
-                   "group_reached": {g: _iso(ts) for g, ts in reached.items()},
+                   "group_reached": {g: iso_utc(ts) for g, ts in reached.items()},
                    "debunk_id": debunks[0][0] if debunks else "",
                    "times": [m.ts for m in ms]}
         out.append(cluster)
         run.write({"kind": "rumour_cluster", "rule": "rumors.cluster",
                    "message_ids": [m.id for m in ms[:1000]], "group": first.group,
-                   "time": _iso(first.ts), "sender": first.sender,
+                   "time": iso_utc(first.ts), "sender": first.sender,
                    "evidence": {k: v for k, v in cluster.items() if k != "times"}})
     out.sort(key=lambda c: (-c["groups"], -c["copies"], c["cluster"]))
     return out

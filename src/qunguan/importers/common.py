@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from qunguan.importers.events import ArchiveEvent
 from qunguan.importers.reading import ReadError, Source
+from qunguan.kernel.clock import CHINA
 from qunguan.kernel.money import yuan_to_fen
 
 # Exports without a time zone (WeChat CSV, WhatsApp text) are read as China Standard Time;
 # the report shows UTC.
-LOCAL = timezone(timedelta(hours=8))
+LOCAL = CHINA  # a time an export gives without an offset
 # Earliest and latest plausible times of a chat message: anything outside is a broken field.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from qunguan.importers.elections import (
@@ -26,10 +26,10 @@ from qunguan.importers.elections import (
     envelope_detectors,
     register_envelope_detector,
 )
+from qunguan.kernel.clock import CHINA
 
 NAME = "votebuying"
 MODULE = "qunguan.envelopes.votebuying"
-CHINA = timezone(timedelta(hours=8))
 
 
 def _iso(ts: datetime) -> str:

@@ -72,7 +72,8 @@ class ArchiveEvent:
         return "\n".join([self.text, *(i.text for i in self.items if i.text)]).strip()
 
 
-def _iso(ts: datetime) -> str:
+def iso_utc(ts: datetime) -> str:
+    """The neutral form's time: ISO 8601 in UTC with a Z."""
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -80,7 +81,7 @@ def to_json(event: ArchiveEvent) -> dict[str, Any]:
     """The neutral JSONL form: ``v``, ``kind``, ``id``, ``ts`` (ISO 8601, UTC), ``group``,
     ``source`` and every other field that is set (empty ones are left out)."""
     row: dict[str, Any] = {"v": FORMAT_VERSION, "kind": event.kind, "id": event.id,
-                           "ts": _iso(event.ts), "group": event.group, "source": event.source}
+                           "ts": iso_utc(event.ts), "group": event.group, "source": event.source}
     for name in ("sender", "sender_name", "group_name", "text", "media", "forwarded_from",
                  "reply_to", "recalled_id", "amount_fen", "parts", "envelope_type", "wish",
                  "action"):
@@ -90,7 +91,7 @@ def to_json(event: ArchiveEvent) -> dict[str, Any]:
     if event.members:
         row["members"] = list(event.members)
     if event.items:
-        row["items"] = [{"sender_name": i.sender_name, "ts": _iso(i.ts) if i.ts else None,
+        row["items"] = [{"sender_name": i.sender_name, "ts": iso_utc(i.ts) if i.ts else None,
                          "text": i.text} for i in event.items]
     if event.extra:
         row["extra"] = event.extra

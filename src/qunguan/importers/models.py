@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from qunguan.kernel.db import Base, IdType, UTCDateTime
 
+MAX_FIELD = 200  # ids, groups and senders: longer ones are cut to the column's length
+
 
 class ArchiveImport(Base):
     __tablename__ = "archive_imports"
@@ -51,9 +53,9 @@ class ArchivedEvent(Base):
     import_id: Mapped[int] = mapped_column(IdType, ForeignKey("archive_imports.id"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(200))
-    group_key: Mapped[str] = mapped_column(String(200))
-    sender: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(MAX_FIELD))
+    group_key: Mapped[str] = mapped_column(String(MAX_FIELD))
+    sender: Mapped[str] = mapped_column(String(MAX_FIELD))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     text: Mapped[str] = mapped_column(Text)
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)

@@ -10,15 +10,17 @@ archived events are pseudonymous content, not the vault."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from qunguan.identity import Account
 from qunguan.identity import queries as identity_queries
+from qunguan.importers import jsonl
 from qunguan.importers.chain import CHAIN_VERSION, GENESIS, content_of, content_sha256, link
-from qunguan.importers.models import ArchivedEvent, ArchiveImport
+from qunguan.importers.common import BadRecord
+from qunguan.importers.events import ArchiveEvent, iso_utc
+from qunguan.importers.models import MAX_FIELD, ArchivedEvent, ArchiveImport
 from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
@@ -26,7 +28,6 @@ from qunguan.kernel.models import AuditRecord
 from qunguan.kernel.uow import UnitOfWork
 
 MAX_PAGE = 500
-MAX_FIELD = 200  # the columns' length: longer ids, groups and senders are cut there
 
 
 def _authorise(viewer: Account | None) -> None:
@@ -92,34 +93,28 @@ class Verification:
     recorded_digest: str | None = None  # the digest in the import's last audit record
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _stored_text(payload: dict[str, Any]) -> str:
-    """The ``text`` column as the import wrote it (``ArchiveEvent.content``)."""
-    text = str(payload.get("text", ""))
-    items = payload.get("items") or []
-    if not items:
-        return text
-    return "\n".join([text, *(str(i.get("text") or "") for i in items
-                              if isinstance(i, dict) and i.get("text"))]).strip()
+def event_columns(event: ArchiveEvent) -> dict[str, Any]:
+    """The columns an archived event's row copies from its event, for queries (ids, groups
+    and senders cut to the columns' length): what the import writes and the check expects."""
+    return {"kind": event.kind, "external_id": event.id[:MAX_FIELD],
+            "group_key": event.group[:MAX_FIELD], "sender": event.sender[:MAX_FIELD],
+            "occurred_at": event.ts, "text": event.content, "amount_fen": event.amount_fen}
 
 
 def _columns_problem(row: ArchivedEvent) -> str | None:
-    """The row's columns are copies of its payload (for queries); a copy that differs was
-    changed after the import."""
-    p = row.payload
-    expected = {"kind": p.get("kind"), "external_id": str(p.get("id", ""))[:MAX_FIELD],
-                "group_key": str(p.get("group", ""))[:MAX_FIELD],
-                "sender": str(p.get("sender", ""))[:MAX_FIELD],
-                "amount_fen": p.get("amount_fen"),
-                "text": "" if row.purged_at is not None else _stored_text(p)}
+    """The row's columns are copies of its payload; a copy that differs was changed after the
+    import."""
+    try:
+        event = jsonl.parse(row.payload)
+    except BadRecord as exc:
+        return f"its chained payload is not a readable event ({exc})"
+    expected = event_columns(event)
+    if row.purged_at is not None:
+        expected["text"] = ""
     for column, value in expected.items():
-        if getattr(row, column) != value:
+        stored = getattr(row, column)
+        if (iso_utc(stored) != iso_utc(value)) if column == "occurred_at" else stored != value:
             return f"its {column} column differs from its chained payload"
-    if _iso(row.occurred_at) != p.get("ts"):
-        return "its occurred_at column differs from its chained payload"
     return None
 
 

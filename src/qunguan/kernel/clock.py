@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
+
+# Beijing time, in which exports, festivals and election dates are read: UTC+8 all year.
+CHINA = timezone(timedelta(hours=8))
 
 
 class Clock(Protocol):

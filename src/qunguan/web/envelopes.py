@@ -15,10 +15,9 @@ from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.ids import new_token
-from qunguan.kernel.money import yuan_to_fen
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
-from qunguan.web.forms import FormErrors, attempt, explain
+from qunguan.web.forms import MAX_YUAN_FIELD, FormErrors, attempt, explain, yuan_field
 from qunguan.web.i18n import Gettext, gettext_for
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
@@ -31,15 +30,7 @@ SPLITS = ("lucky", "fixed")
 
 
 def _amount(errors: FormErrors, _: Gettext, name: str, text: str) -> int | None:
-    """Yuan typed in a form, as integer fen (no float); None with an error when not one."""
-    try:
-        fen = yuan_to_fen(text) if len(text) <= 24 else None
-    except ValueError:
-        fen = None
-    if fen is None or fen <= 0:
-        errors.add(name, _("Enter an amount in yuan, such as 8.88."))
-        return None
-    return int(fen)
+    return yuan_field(errors, name, text, _("Enter an amount in yuan, such as 8.88."))
 
 
 def _envelopes_page(request: Request, uow: UnitOfWork, me: Account, group_id: int, *,
@@ -87,7 +78,7 @@ def send(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _csrf:
             return redirect(f"/groups/{group_id}/envelopes")
         errors = explain(result, _)
     return _envelopes_page(request, uow, me, group_id, errors=errors, status=422, failed="send",
-                           values={"total_yuan": total_yuan[:24], "parts": parts[:8],
+                           values={"total_yuan": total_yuan[:MAX_YUAN_FIELD], "parts": parts[:8],
                                    "split": split if split in SPLITS else "lucky"})
 
 
@@ -123,4 +114,4 @@ def topup(request: Request, group_id: IdPath, uow: UowDep, me: WebAccount, _csrf
         errors = explain(result, _)
     return _envelopes_page(request, uow, me, group_id, errors=errors, status=422,
                            failed="topup",
-                           values={"amount_yuan": amount_yuan[:24], "split": "lucky"})
+                           values={"amount_yuan": amount_yuan[:MAX_YUAN_FIELD], "split": "lucky"})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from qunguan.kernel.errors import QunguanError
+from qunguan.kernel.money import yuan_to_fen
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.web.i18n import N_, Gettext
 
@@ -172,3 +173,19 @@ def check_all(_: Gettext, *checks: Callable[[], object]) -> FormErrors:
         except QunguanError as exc:
             errors.merge(explain(exc, _))
     return errors
+
+
+MAX_YUAN_FIELD = 24  # characters: longer is no amount anyone typed
+
+
+def yuan_field(errors: FormErrors, name: str, text: str, message: str) -> int | None:
+    """Yuan typed in a form, as integer fen (no float); None, with ``message`` beside the
+    field, when it is not a positive amount."""
+    try:
+        fen = yuan_to_fen(text) if len(text) <= MAX_YUAN_FIELD else None
+    except ValueError:
+        fen = None
+    if fen is None or fen <= 0:
+        errors.add(name, message)
+        return None
+    return int(fen)

@@ -19,11 +19,11 @@ from qunguan.groups import queries as group_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.events import EventType
-from qunguan.kernel.money import format_fen, yuan_to_fen
+from qunguan.kernel.money import format_fen
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.web.chat import CATEGORY_NAMES
-from qunguan.web.forms import FormErrors, attempt
+from qunguan.web.forms import MAX_YUAN_FIELD, FormErrors, attempt, yuan_field
 from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
 from qunguan.web.me import REPORT_OUTCOMES, REPORT_REASONS
 from qunguan.web.membership import JOIN_POLICIES, TIERS
@@ -130,24 +130,21 @@ def set_envelope_limit(request: Request, group_id: IdPath, uow: UowDep, me: Offi
     _ = gettext_for(language(request), OFFICER)
     group_queries.access_group(uow, viewer=me, group_id=group_id)  # not_found: a page
     errors = FormErrors()
-    try:
-        fen = yuan_to_fen(max_yuan) if len(max_yuan) <= 24 else None
-    except ValueError:
-        fen = None
-    if fen is None or fen <= 0:
-        errors.add("max_yuan", _("Enter an amount in yuan, such as 50 or 8.88."))
+    fen = yuan_field(errors, "max_yuan", max_yuan,
+                     _("Enter an amount in yuan, such as 50 or 8.88."))
     errors.require("reason", reason, MAX_REASON, _("Say why this group needs its own limit."),
                    _("This is too long."))
     if not errors:
         assert fen is not None
-        amount = int(fen)
+        amount = fen
         result = attempt(uow, lambda: envelope_actions.do_set_envelope_limit(
             uow, acting=me, group_id=group_id, max_fen=amount, reason=reason))
         if not isinstance(result, QunguanError):
             return redirect(f"/officer/groups/{group_id}?limit=set#limits")
         errors = _limit_errors(result, _)
     return _group_page(request, uow, me, group_id, failed="set", errors=errors, status=422,
-                       values={"max_yuan": max_yuan[:24], "reason": reason[:MAX_REASON]})
+                       values={"max_yuan": max_yuan[:MAX_YUAN_FIELD],
+                               "reason": reason[:MAX_REASON]})
 
 
 @router.post("/officer/groups/{group_id}/envelope-limit/clear")
