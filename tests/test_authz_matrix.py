@@ -386,6 +386,16 @@ def _debunk(method: str, suffix: str = "", body: Any = None) -> Prepare:
     return prepare
 
 
+def _phrasing_retire(ctx: Ctx, role: str) -> Call:
+    debunk_id = _fresh_debunk(ctx)
+    r = ctx.api.post(f"/api/officer/debunks/{debunk_id}/phrasings", as_=ctx.cast.officer,
+                     json={"text": f"第{next(_serial)}种说法：喝茶能防病毒"})
+    assert r.status_code == 201, r.text
+    phrasing_id = r.json()["phrasings"][0]["id"]
+    return Call("POST", f"/api/officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire",
+                {"reason": "不再流传"})
+
+
 def _cluster(suffix: str = "", body: Any = None) -> Prepare:
     """The cluster of the setup message (its assignment runs in the outbox)."""
 
@@ -694,6 +704,10 @@ MATRIX: dict[str, tuple[dict[str, Cell], Prepare]] = {
     "POST /api/officer/debunks/{debunk_id}/retire": (
         officers_only(200), _debunk("POST", "/retire", {"reason": "录入有误"})),
     "POST /api/officer/debunks/import": (officers_only(200), _import_debunks),
+    "POST /api/officer/debunks/{debunk_id}/phrasings": (
+        officers_only(201), _debunk("POST", "/phrasings", {"text": "另一种说法：喝茶能防病毒"})),
+    "POST /api/officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire": (
+        officers_only(200), _phrasing_retire),
     # rumours: content clusters and the circuit breaker
     "GET /api/officer/clusters": (officers_only(200), simple("GET", "/api/officer/clusters")),
     "GET /api/officer/clusters/{cluster_id}": (officers_only(200), _cluster()),

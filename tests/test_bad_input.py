@@ -111,6 +111,10 @@ VALID_BODIES: dict[str, Any] = {
                                                          "expected_version": 1},
     "POST /api/officer/debunks/{debunk_id}/retire": lambda c: {"reason": "录入有误",
                                                                "expected_version": 1},
+    "POST /api/officer/debunks/{debunk_id}/phrasings": lambda c: {
+        "text": "另一种说法：喝茶能防病毒", "expected_version": 1},
+    "POST /api/officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire": lambda c: {
+        "reason": "不再流传"},
     "POST /api/officer/clusters/{cluster_id}/breaker": lambda c: {"state": "tripped",
                                                                   "max_targets": 1,
                                                                   "reason": "扩散太快"},
@@ -194,7 +198,8 @@ def ids(api: Api, cast: Cast) -> dict[str, Any]:
             "account_id": cast.member2.id, "message_id": r.json()["id"],
             "verification_id": verifications[0]["id"], "request_id": 1, "invitation_id": 1,
             "sanction_id": 1, "statement_id": 1, "appeal_id": 1, "item_id": 1,
-            "debunk_id": 1, "cluster_id": 1, "hold_id": 1, "case_id": 1, "election_id": 1}
+            "debunk_id": 1, "phrasing_id": 1, "cluster_id": 1, "hold_id": 1, "case_id": 1,
+            "election_id": 1}
 
 
 def _caller(cast: Cast, key: str) -> Person:

@@ -261,3 +261,55 @@ def test_lexical_stop_grams_and_delta_keep_exact_scores(monkeypatch: pytest.Monk
         assert got == pytest.approx([expected[o.doc] for o in found], abs=1e-5), probe
         assert got == sorted(got, reverse=True)
         assert all(o.doc in live for o in found)
+
+
+# --- phrasings: other forms of a claim, each matched like the claim ------------------------
+
+TRUMP = BankEntry("trump", "川皇宣布明天起全面禁止中国留学生入境", "外交部：未收到任何此类通知。")
+TRUMP_SAID = "特朗普签署命令，下周开始所有中国学生都不能去美国读书了，大家快转告"
+TRUMP_FORM = "特朗普签署命令，所有中国学生都不能去美国读书"
+
+
+def test_a_phrasing_finds_what_the_claim_misses() -> None:
+    plain = Bank([TRUMP, KIDS, LIQUOR])
+    before = plain.match(TRUMP_SAID, 3)
+    assert not before or before[0].debunk_id != "trump" \
+        or before[0].score < plain.thresholds.suggest
+    taught = BankEntry("trump", TRUMP.claim, TRUMP.debunk_text,
+                       phrasings=(TRUMP_FORM,))
+    bank = Bank([taught, KIDS, LIQUOR])
+    found = bank.match(TRUMP_SAID, 3)
+    assert found[0].debunk_id == "trump"
+    assert found[0].score >= bank.thresholds.suggest
+    # One entry, one row, however many of its forms matched.
+    assert [m.debunk_id for m in found].count("trump") == 1
+    # An exact copy of a phrasing is an exact copy of the entry.
+    assert bank.match("【转】" + TRUMP_FORM, 1)[0].score == 1.0
+
+
+def test_phrasings_are_added_and_retired_with_their_entry() -> None:
+    bank = Bank([KIDS, LIQUOR])
+    taught = BankEntry("trump", TRUMP.claim, phrasings=(TRUMP_FORM, "美国总统不让中国留学生入境了"))
+    bank.add(taught)
+    assert bank.match(TRUMP_SAID, 1)[0].debunk_id == "trump"
+    bank.add(BankEntry("trump", TRUMP.claim))  # replaced without its phrasings
+    found = bank.match(TRUMP_SAID, 3)
+    assert not found or found[0].debunk_id != "trump" \
+        or found[0].score < bank.thresholds.suggest
+    bank.retire("trump")
+    assert all(m.debunk_id != "trump" for m in bank.match(TRUMP.claim, 5))
+    assert all(m.debunk_id != "trump" for m in bank.match("美国总统不让中国留学生入境了", 5))
+    assert bank.match(KIDS.claim, 1)[0].debunk_id == "kids"
+
+
+def test_bulk_and_incremental_phrasings_rank_alike() -> None:
+    taught = BankEntry("trump", TRUMP.claim, phrasings=(TRUMP_FORM, "川皇", TRUMP.claim))
+    bulk = Bank([KIDS, taught, LIQUOR, TOWER])
+    grown = Bank([KIDS])
+    for e in (taught, LIQUOR, TOWER):
+        grown.add(e)
+    for text in (TRUMP_SAID, KIDS.claim, "喝白酒能杀死病毒吗", "川皇"):
+        assert [m.debunk_id for m in bulk.match(text, 4)][:1] \
+            == [m.debunk_id for m in grown.match(text, 4)][:1]
+    # A form too short to index is still an exact form of its entry.
+    assert bulk.match("川皇", 1)[0].score == 1.0

@@ -98,8 +98,11 @@ def decide_review_item(item_id: IdPath, body: DecisionIn, uow: UowDep,
                                      functions=tuple(s.functions), group_id=s.group_id,
                                      subject=s.subject,
                                      skip_warning_reason=s.skip_warning_reason)
+    label = None
+    if body.debunk_id is not None or not body.learn:
+        label = review.LabelOrder(debunk_id=body.debunk_id, learn=body.learn)
     item = review.do_decide(uow, acting=me, item_id=item_id, decision=body.decision,
-                            reason=body.reason, sanction=order)
+                            reason=body.reason, sanction=order, label=label)
     return ReviewItemPublic.model_validate(item, from_attributes=True)
 
 

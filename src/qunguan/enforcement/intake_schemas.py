@@ -61,6 +61,10 @@ class DecisionIn(BaseModel):
     decision: Decision
     reason: Reason
     sanction: SanctionIn | None = None
+    debunk_id: Id | None = Field(None, description="with decision=label: the debunk the "
+                                 "message repeats (default: the bank's best match)")
+    learn: bool = Field(True, description="with decision=label: make the message's text a "
+                        "phrasing of the debunk")
 
 
 class ReviewItemPublic(BaseModel):

@@ -82,6 +82,9 @@ class Decision(enum.StrEnum):
     DISMISS = "dismiss"  # nothing wrong: a held message is delivered, reports are not upheld
     REMOVE = "remove"  # the message is removed (a held one is never delivered)
     SANCTION = "sanction"  # remove if a message, and impose a sanction
+    # The message repeats a debunked claim: it (and its copies) gets the card, its text
+    # becomes a phrasing of the debunk. Information, not a sanction: it stays up.
+    LABEL = "label"
 
 
 class ReviewItem(Base):

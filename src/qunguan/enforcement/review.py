@@ -47,6 +47,8 @@ from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging import Message, MessageStatus
 from qunguan.messaging import actions as messaging_actions
 from qunguan.messaging import queries as messaging_queries
+from qunguan.rumors import actions as rumor_actions
+from qunguan.rumors import queries as rumor_queries
 
 define_error("review_claimed_by_another", 409, "Another officer holds a live claim on this "
              "review item until details.claim_expires_at; wait for it to expire or be released.")
@@ -443,6 +445,15 @@ class SanctionOrder:
     skip_warning_reason: str | None = None  # EC-8: suspending a never-warned member
 
 
+@dataclass(frozen=True)
+class LabelOrder:
+    """What decision=label attaches: ``debunk_id`` (default: the bank's best match for the
+    message now), and whether the message's text becomes a phrasing of it."""
+
+    debunk_id: int | None = None
+    learn: bool = True
+
+
 def _first_rule(item: ReviewItem) -> str | None:
     return next((str(r["rule"]) for r in item.rules if r.get("rule")), None)
 
@@ -479,6 +490,9 @@ _OUTCOMES = {
     Decision.SANCTION: ("upheld",
                         "经审核，举报属实，已依规处理（处罚）。 We reviewed your report and took "
                         "action against the account or group responsible."),
+    Decision.LABEL: ("upheld",
+                     "经审核，该消息与已辟谣的说法相符，已附上辟谣信息。 We reviewed the message: "
+                     "it repeats a debunked claim and now carries the fact check."),
 }
 REPORTER_REDRESS = ("如对处理结果有异议，可补充材料重新举报，或联系平台管理人员。 If you disagree, "
                     "you may report again with more information or contact the service's "
@@ -507,11 +521,30 @@ def _require_reason(reason: str) -> str:
     return statements.require_no_personal_data(reason[:MAX_REASON_CHARS])
 
 
+def _label(uow: UnitOfWork, acting: Account, message: Message, order: LabelOrder
+           ) -> dict[str, Any]:
+    debunk_id = order.debunk_id
+    if debunk_id is None:
+        best = rumor_queries.suggested_debunks(uow, message.text or "", top=1)
+        if not best:
+            raise QunguanError("decision_not_applicable", "No debunk matches the message; "
+                               "name one (debunk_id).", problem="debunk_missing")
+        debunk_id = best[0].debunk_id
+    done = rumor_actions.do_confirm_match(uow, acting=acting, message_id=message.id,
+                                          debunk_id=debunk_id, learn=order.learn)
+    return {"debunk_id": done.entry.id, "debunk_version": done.entry.version,
+            "labelled": done.labelled, "phrasing_id": done.phrasing_id,
+            "not_learned": done.not_learned}
+
+
 def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decision,
-              reason: str, sanction: SanctionOrder | None = None) -> ReviewItem:
+              reason: str, sanction: SanctionOrder | None = None,
+              label: LabelOrder | None = None) -> ReviewItem:
     """Decide an item under one's own live claim: dismiss (a held message is delivered),
-    remove the message, or remove it and impose a sanction. Reports of the item get their
-    outcome; upheld ones count against the culprit's credit."""
+    remove the message, remove it and impose a sanction, or label it with the debunk it
+    repeats (it stays up, or is delivered if held, with the card). Reports of the item get
+    their outcome; upheld ones count against the culprit's credit, except a label: repeating
+    a rumour one believed is met with the facts, not a mark against one's credit."""
     item = _locked_item(uow, acting, item_id)
     _require_own_claim(uow, item, acting)
     reason = _require_reason(reason)
@@ -534,7 +567,21 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
         raise QunguanError("decision_not_applicable", "Only decision=sanction imposes a "
                            "sanction; choose it, or leave the sanction out.",
                            problem="sanction_not_expected")
-    if decision == Decision.DISMISS:
+    if decision != Decision.LABEL and label is not None:
+        raise QunguanError("decision_not_applicable", "Only decision=label attaches a "
+                           "debunk; choose it, or leave debunk_id out.",
+                           problem="debunk_not_expected")
+    if decision == Decision.LABEL and message is None:
+        raise QunguanError("decision_not_applicable", "Only a message can be labelled.",
+                           problem="not_a_message")
+    labelled: dict[str, Any] | None = None
+    if decision == Decision.LABEL:
+        assert message is not None
+        labelled = _label(uow, acting, message, label or LabelOrder())
+        if message.status == MessageStatus.HELD and message.recalled_at is None:
+            messaging_actions.do_release_message(uow, acting=acting, message_id=message.id,
+                                                 reason=reason)
+    elif decision == Decision.DISMISS:
         if message is not None and message.status == MessageStatus.HELD \
                 and message.recalled_at is None:
             messaging_actions.do_release_message(uow, acting=acting, message_id=message.id,
@@ -570,7 +617,7 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
     item.claim_expires_at = None
     reports = item_reports(uow, item.id)
     outcome, text = _OUTCOMES[decision]
-    if reports and outcome == "upheld":
+    if reports and outcome == "upheld" and decision != Decision.LABEL:
         culprit_type, culprit_id = _culprit(item, message)
         credit.record_upheld_report(uow, subject_type=culprit_type, subject_id=culprit_id,
                                     review_item_id=item.id)
@@ -590,6 +637,7 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
                         "automated": item.automated, "rule": _first_rule(item),
                         "message_id": message.id if message is not None else None,
                         "sanction_id": sanction_id, "report_ids": [r.id for r in reports],
+                        "label": labelled,
                         "opened_at": item.created_at.isoformat()})
     uow.emit(EventType.REVIEW_ITEM_DECIDED, item_id=item.id, decision=decision,
              sanction_id=sanction_id, target_group_id=item.group_id)

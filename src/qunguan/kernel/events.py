@@ -73,6 +73,8 @@ class EventType(enum.IntEnum):
     MESSAGES_LABELLED = 605  # messaging.do_label_messages: a label (debunk card) added later
     CORRECTION_SWEEP = 606  # the next batch of a retroactive debunk match (outbox only)
     CORRECTION_SENT = 607  # members were told of a debunk of a message they saw (CR-8)
+    DEBUNK_PHRASING_ADDED = 608  # another form of a claim, typed or learned from a review
+    DEBUNK_PHRASING_RETIRED = 609
     # 650..669: content clusters (cascades) and the circuit breaker
     CLUSTER_BREAKER_TRIPPED = 650  # a cluster reached N groups in T minutes (automation)
     CLUSTER_BREAKER_SET = 651  # an officer lifted or tightened a cluster's breaker

@@ -50,23 +50,34 @@ from qunguan.rumors import errors  # noqa: F401  (defines the error codes)
 from qunguan.rumors import text as rtext
 from qunguan.rumors.bank import (
     CORRECTING_VERDICTS,
+    LABELLING_VERDICTS,
     card,
     changed_on_commit,
     claim_key,
     live_bank,
 )
-from qunguan.rumors.matcher import Verdict
-from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
+from qunguan.rumors.matcher import MIN_CLAIM_CHARS, Verdict
+from qunguan.rumors.models import (
+    CorrectionNotice,
+    DebunkEntry,
+    DebunkPhrasing,
+    DebunkStatus,
+    PhrasingSource,
+)
+from qunguan.screening import contains_personal_data
 
 MAX_CLAIM_CHARS = 2000
 MAX_REFUTATION_CHARS = 4000
 MAX_PUBLISHER_CHARS = 200
 MAX_URL_CHARS = 500
+MAX_PHRASING_CHARS = 1000
+MAX_PHRASINGS = 50  # active phrasings per entry
 MAX_IMPORT_ROWS = 10_000
 MAX_REPORTED_ERRORS = 100
 FIELDS = ("claim", "verdict", "refutation", "publisher", "source_url", "published_on",
           "language")
 REQUIRED = ("claim", "verdict", "refutation", "publisher")
+KNOWN = (*FIELDS, "phrasings")  # an import row may carry phrasings too
 # Names the `rumors match` bank format uses, accepted on import so one file serves both.
 ALIASES = {"debunk_text": "refutation", "url": "source_url"}
 IGNORED = frozenset({"id"})
@@ -153,6 +164,40 @@ def check_fields(raw: Mapping[str, object], *, partial: bool = False) -> dict[st
     first bad one."""
     names = [n for n in FIELDS if n in raw] if partial else list(FIELDS)
     return {n: check_field(n, raw.get(n)) for n in names}
+
+
+def check_phrasing(value: object, name: str = "text") -> str:
+    """One phrasing, cleaned: at most MAX_PHRASING_CHARS, at least MIN_CLAIM_CHARS letters
+    or digits once normalised, and no personal data (it is copied into the bank, where
+    every officer reads it)."""
+    phrasing = _text(name, value, MAX_PHRASING_CHARS, required=True)
+    assert phrasing is not None
+    if len(rtext.compact(rtext.prepare(phrasing))) < MIN_CLAIM_CHARS:
+        raise FieldProblem(name, f"a phrasing needs at least {MIN_CLAIM_CHARS} letters or "
+                           "digits once normalised")
+    kinds = contains_personal_data(phrasing)
+    if kinds:
+        raise FieldProblem(name, "a phrasing may not carry personal data "
+                           f"({', '.join(kinds)}): leave ID, phone and bank card numbers out")
+    return phrasing
+
+
+def check_phrasings(value: object) -> list[str]:
+    """An import row's ``phrasings``: a list of texts, or one text with a phrasing a line."""
+    if value is None or value == "":
+        return []
+    items = value.splitlines() if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise FieldProblem("phrasings", "phrasings must be a list of texts, or one phrasing "
+                           "a line")
+    items = [i for i in items if not (isinstance(i, str) and not i.strip())]
+    if len(items) > MAX_PHRASINGS:
+        raise FieldProblem("phrasings", f"at most {MAX_PHRASINGS} phrasings an entry")
+    out: dict[str, str] = {}
+    for item in items:
+        clean = check_phrasing(item, "phrasings")
+        out.setdefault(claim_key(clean), clean)
+    return list(out.values())
 
 
 def _invalid(problem: FieldProblem) -> QunguanError:
@@ -287,14 +332,19 @@ def do_edit_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int,
     return entry
 
 
+def _retire_reason(reason: str, what: str) -> str:
+    why = optional_text(reason, 500)
+    if why is None or not is_storable(why):
+        raise QunguanError("invalid_request", f"Give a reason for retiring {what}.",
+                           fields=[{"loc": ["body", "reason"], "msg": "reason is required"}])
+    return why
+
+
 def do_retire_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int, reason: str,
                      expected_version: int | None = None) -> DebunkEntry:
     """Stop matching the entry. Cards already on messages stay: they said what was known."""
     _require_curator(acting)
-    why = optional_text(reason, 500)
-    if why is None or not is_storable(why):
-        raise QunguanError("invalid_request", "Give a reason for retiring the debunk.",
-                           fields=[{"loc": ["body", "reason"], "msg": "reason is required"}])
+    why = _retire_reason(reason, "the debunk")
     entry = _locked_entry(uow, debunk_id)
     _check_version(entry, expected_version)
     entry.status = DebunkStatus.RETIRED
@@ -306,6 +356,152 @@ def do_retire_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int, reason
     uow.emit(EventType.DEBUNK_RETIRED, debunk_id=entry.id, version=entry.version)
     changed_on_commit(uow)
     return entry
+
+
+# --- phrasings: other forms of a claim, typed or learned from review --------------------------
+
+
+def _insert_phrasing(uow: UnitOfWork, acting: Account, entry: DebunkEntry, text: str,
+                     source: PhrasingSource, message_id: int | None) -> DebunkPhrasing:
+    row = DebunkPhrasing(debunk_id=entry.id, text=text, text_key=claim_key(text),
+                         source=source, message_id=message_id, added_at=uow.now(),
+                         added_by=acting.id)
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def phrasings_of(uow: UnitOfWork, debunk_id: int, *, include_retired: bool = False
+                 ) -> list[DebunkPhrasing]:
+    stmt = select(DebunkPhrasing).where(DebunkPhrasing.debunk_id == debunk_id)
+    if not include_retired:
+        stmt = stmt.where(DebunkPhrasing.retired_at.is_(None))
+    return list(uow.session.scalars(stmt.order_by(DebunkPhrasing.id)))
+
+
+def _changed(uow: UnitOfWork, acting: Account, entry: DebunkEntry) -> None:
+    entry.version += 1
+    entry.updated_at = uow.now()
+    entry.updated_by = acting.id
+
+
+@dataclass(frozen=True)
+class PhrasingAdded:
+    phrasing: DebunkPhrasing
+    entry: DebunkEntry
+    added: bool  # False: the entry already had it (a review that learns nothing new)
+
+
+def do_add_phrasing(uow: UnitOfWork, *, acting: Account, debunk_id: int, text: object,
+                    source: PhrasingSource = PhrasingSource.OFFICER,
+                    message_id: int | None = None, expected_version: int | None = None
+                    ) -> PhrasingAdded:
+    """Give an entry another form of its claim; the entry's version grows and, for a claim
+    found false or misleading, the last days' messages are matched again (CR-8). A phrasing
+    the entry already has is refused (``phrasing_duplicate``), except from a review, where
+    learning it twice is no error."""
+    _require_curator(acting)
+    try:
+        clean = check_phrasing(text)
+    except FieldProblem as exc:
+        raise _invalid(exc) from None
+    entry = _locked_entry(uow, debunk_id)
+    _check_version(entry, expected_version)
+    key = claim_key(clean)
+    active = phrasings_of(uow, entry.id)
+    same = next((p for p in active if p.text_key == key), None)
+    if same is not None or key == entry.claim_key:
+        if source == PhrasingSource.REVIEW and same is not None:
+            return PhrasingAdded(same, entry, added=False)
+        raise QunguanError("phrasing_duplicate", "The debunk already says this.",
+                           phrasing_id=same.id if same is not None else None)
+    if len(active) >= MAX_PHRASINGS:
+        raise QunguanError("phrasings_full", f"The debunk has {MAX_PHRASINGS} phrasings; "
+                           "retire one first.", limit=MAX_PHRASINGS)
+    row = _insert_phrasing(uow, acting, entry, clean, source, message_id)
+    _changed(uow, acting, entry)
+    record_audit(uow, EventType.DEBUNK_PHRASING_ADDED, acting=acting, subject_type="debunk",
+                 subject_id=entry.id,
+                 extra={"version": entry.version, "phrasing_id": row.id, "source": source,
+                        "message_id": message_id, "text": clean})
+    uow.emit(EventType.DEBUNK_PHRASING_ADDED, debunk_id=entry.id, version=entry.version,
+             verdict=entry.verdict, phrasing_id=row.id)
+    changed_on_commit(uow)
+    return PhrasingAdded(row, entry, added=True)
+
+
+def do_retire_phrasing(uow: UnitOfWork, *, acting: Account, debunk_id: int, phrasing_id: int,
+                       reason: str) -> DebunkPhrasing:
+    """Stop matching one phrasing (say a reviewer confirmed a match too broadly)."""
+    _require_curator(acting)
+    why = _retire_reason(reason, "the phrasing")
+    entry = _locked_entry(uow, debunk_id)
+    row = uow.session.get(DebunkPhrasing, phrasing_id)
+    if row is None or row.debunk_id != entry.id:
+        raise QunguanError("not_found", "The debunk has no such phrasing.")
+    if row.retired_at is not None:
+        raise QunguanError("phrasing_retired", "The phrasing was already retired.")
+    row.retired_at = uow.now()
+    row.retired_by = acting.id
+    row.retire_reason = why
+    _changed(uow, acting, entry)
+    record_audit(uow, EventType.DEBUNK_PHRASING_RETIRED, acting=acting, subject_type="debunk",
+                 subject_id=entry.id,
+                 extra={"version": entry.version, "phrasing_id": row.id, "reason": why})
+    uow.emit(EventType.DEBUNK_PHRASING_RETIRED, debunk_id=entry.id, version=entry.version,
+             phrasing_id=row.id)
+    changed_on_commit(uow)
+    return row
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What a reviewer's confirmation of a match did."""
+
+    entry: DebunkEntry
+    labelled: int  # messages that got the card (the message and its live copies)
+    phrasing_id: int | None  # the phrasing learned (or already known), if any
+    not_learned: str | None  # why the message's text was not learned, if it was not
+
+
+def do_confirm_match(uow: UnitOfWork, *, acting: Account, message_id: int, debunk_id: int,
+                     learn: bool = True) -> Confirmed:
+    """A reviewer confirms that a message repeats a debunked claim (a suggestion of the
+    review queue): the message and its live copies get the card, everyone who saw a copy of
+    a claim found false or misleading is told once (CR-8), and the message's text becomes a
+    phrasing of the entry, so its next copies and close paraphrases match on their own.
+    Texts with personal data, or too long to be one claim, are not learned (the reviewer can
+    type the claim's sentence as a phrasing instead)."""
+    _require_curator(acting)
+    entry = _locked_entry(uow, debunk_id)
+    if entry.verdict not in LABELLING_VERDICTS:
+        raise QunguanError("decision_not_applicable", "A claim found true gets no card.",
+                           problem="debunk_true")
+    message = messaging_queries.message_by_id(uow, message_id)
+    if message is None or message.recalled_at is not None or not message.text:
+        raise QunguanError("decision_not_applicable", "The message has no text to label.",
+                           problem="no_text")
+    shown = card(entry)
+    copies = [message, *(m for m in messaging_queries.live_copies(uow, message.fingerprint)
+                         if m.id != message.id)]
+    labelled = len(_label_copies(uow, acting, shown, copies))
+    if entry.verdict in CORRECTING_VERDICTS:
+        _correct(uow, identity_queries.system_account(uow), entry, {message.fingerprint})
+    if not learn:
+        return Confirmed(entry, labelled, None, "not asked")
+    try:
+        text = check_phrasing(message.text)
+    except FieldProblem as exc:
+        return Confirmed(entry, labelled, None, str(exc))
+    if claim_key(text) == entry.claim_key:
+        return Confirmed(entry, labelled, None, "the message repeats the claim itself")
+    try:
+        with uow.savepoint():
+            learned = do_add_phrasing(uow, acting=acting, debunk_id=entry.id, text=text,
+                                      source=PhrasingSource.REVIEW, message_id=message.id)
+    except QunguanError as exc:  # the entry is full of phrasings
+        return Confirmed(entry, labelled, None, exc.message)
+    return Confirmed(entry, labelled, learned.phrasing.id, None)
 
 
 # --- import -------------------------------------------------------------------------------
@@ -333,8 +529,8 @@ def _take(parsed: _Parsed, line: int, raw: Mapping[str, object]) -> None:
         name = ALIASES.get(name, name)
         if name in IGNORED:
             continue
-        if name not in FIELDS:
-            parsed.error(line, f"unknown field {name!r} (known: {', '.join(FIELDS)})")
+        if name not in FIELDS and name != "phrasings":
+            parsed.error(line, f"unknown field {name!r} (known: {', '.join(KNOWN)})")
             return
         given[name] = value
     missing = [n for n in REQUIRED if n not in given]
@@ -342,7 +538,8 @@ def _take(parsed: _Parsed, line: int, raw: Mapping[str, object]) -> None:
         parsed.error(line, f"missing {', '.join(missing)}")
         return
     try:
-        parsed.rows.append((line, check_fields(given)))
+        phrasings = check_phrasings(given.pop("phrasings", None))
+        parsed.rows.append((line, {**check_fields(given), "phrasings": phrasings}))
     except FieldProblem as exc:
         parsed.error(line, str(exc))
 
@@ -371,9 +568,9 @@ def parse_import(content: str, fmt: str) -> _Parsed:
             if not header:
                 parsed.error(1, "no header row (claim, verdict, refutation, publisher, …)")
                 return parsed
-            unknown = [h for h in header if h not in FIELDS and h not in IGNORED]
+            unknown = [h for h in header if h not in KNOWN and h not in IGNORED]
             if unknown:
-                parsed.error(1, f"unknown column {unknown[0]!r} (known: {', '.join(FIELDS)})")
+                parsed.error(1, f"unknown column {unknown[0]!r} (known: {', '.join(KNOWN)})")
                 return parsed
             reader.fieldnames = header
             for row in reader:
@@ -410,6 +607,7 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
                            error_count=len(parsed.errors))
     result = ImportResult(rows=len(parsed.rows))
     keyed = [(line, fields, claim_key(fields["claim"])) for line, fields in parsed.rows]
+    phrasings_of: dict[int, list[str]] = {}
     keys = sorted({k for _, _, k in keyed})
     active: dict[str, int] = {}
     for start in range(0, len(keys), 500):
@@ -427,8 +625,14 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
             result.duplicates.append({"line": line, "duplicate_of_line": first_line[key]})
         else:
             first_line[key] = line
-            result.imported.append(_insert(uow, acting, fields))
+            phrasings = [p for p in fields.pop("phrasings") if claim_key(p) != key]
+            entry = _insert(uow, acting, fields)
+            result.imported.append(entry)
+            phrasings_of[id(entry)] = phrasings
     _flush_unique(uow, list(first_line))
+    for entry in result.imported:
+        for phrasing in phrasings_of[id(entry)]:
+            _insert_phrasing(uow, acting, entry, phrasing, PhrasingSource.IMPORT, None)
     record_audit(uow, EventType.DEBUNKS_IMPORTED, acting=acting, subject_type="debunk_import",
                  extra={"source": source[:200], "format": fmt, "rows": result.rows,
                         "imported": [e.id for e in result.imported],
@@ -616,6 +820,12 @@ def on_debunk_edited(uow: UnitOfWork, event: Event) -> None:
         start_sweep(uow, {int(p["debunk_id"]): int(p["version"])})
 
 
+def on_phrasing_added(uow: UnitOfWork, event: Event) -> None:
+    p = event.payload
+    if str(p.get("verdict")) in CORRECTING_VERDICTS:
+        start_sweep(uow, {int(p["debunk_id"]): int(p["version"])})
+
+
 def on_debunks_imported(uow: UnitOfWork, event: Event) -> None:
     targets = {int(d["debunk_id"]): int(d["version"])
                for d in event.payload.get("debunks") or []
@@ -636,4 +846,5 @@ register_handler(EventType.MESSAGE_RELEASED, on_message_delivered)
 register_handler(EventType.DEBUNK_ADDED, on_debunk_added)
 register_handler(EventType.DEBUNK_EDITED, on_debunk_edited)
 register_handler(EventType.DEBUNKS_IMPORTED, on_debunks_imported)
+register_handler(EventType.DEBUNK_PHRASING_ADDED, on_phrasing_added)
 register_handler(EventType.CORRECTION_SWEEP, on_correction_sweep)

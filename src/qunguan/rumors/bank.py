@@ -16,6 +16,7 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, event, func, select
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.rumors import text as rtext
 from qunguan.rumors.matcher import Bank, BankEntry, Match, Verdict
-from qunguan.rumors.models import DebunkEntry, DebunkStatus
+from qunguan.rumors.models import DebunkEntry, DebunkPhrasing, DebunkStatus
 
 # A claim found true gets no card: the bank keeps it so that officers see it was checked.
 LABELLING_VERDICTS = frozenset({Verdict.FALSE, Verdict.MISLEADING, Verdict.UNVERIFIED})
@@ -57,10 +58,23 @@ def card(entry: DebunkEntry) -> dict[str, Any]:
             "published_on": entry.published_on.isoformat() if entry.published_on else None}
 
 
-def _bank_entry(row: DebunkEntry) -> BankEntry:
+def _bank_entry(row: DebunkEntry, phrasings: Mapping[int, list[str]]) -> BankEntry:
     return BankEntry(id=str(row.id), claim=row.claim, debunk_text=row.refutation,
                      verdict=Verdict(row.verdict), source_url=row.source_url or "",
-                     language=row.language)
+                     language=row.language, phrasings=tuple(phrasings.get(row.id, ())))
+
+
+def active_phrasings(uow: UnitOfWork, debunk_ids: list[int]) -> dict[int, list[str]]:
+    """The texts of the active phrasings of these entries, oldest first."""
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(debunk_ids), _READ_CHUNK):
+        for debunk_id, text in uow.session.execute(
+                select(DebunkPhrasing.debunk_id, DebunkPhrasing.text)
+                .where(DebunkPhrasing.debunk_id.in_(debunk_ids[start:start + _READ_CHUNK]),
+                       DebunkPhrasing.retired_at.is_(None))
+                .order_by(DebunkPhrasing.id)):
+            out.setdefault(int(debunk_id), []).append(text)
+    return out
 
 
 @dataclass(frozen=True)
@@ -125,23 +139,26 @@ class LiveBank:
             for start in range(0, len(changed), _READ_CHUNK):
                 rows.extend(uow.session.scalars(select(DebunkEntry).where(
                     DebunkEntry.id.in_(changed[start:start + _READ_CHUNK]))))
+        phrasings = active_phrasings(
+            uow, [r.id for r in rows if r.status == DebunkStatus.ACTIVE])
         with self._lock:
-            self._apply(rows)
+            self._apply(rows, phrasings)
             self._signature = signature
             self._checked_at = now
             # A commit that landed while we read is picked up by the next call.
             self._changes -= changes
 
-    def _apply(self, rows: list[DebunkEntry]) -> None:
+    def _apply(self, rows: list[DebunkEntry], phrasings: Mapping[int, list[str]]) -> None:
         fresh = [r for r in rows if r.version > self._versions.get(r.id, 0)]
         if not self._versions and fresh:  # first load: one bulk build
             active = [r for r in fresh if r.status == DebunkStatus.ACTIVE]
-            self._bank = Bank([_bank_entry(r) for r in active], self._bank.thresholds)
+            self._bank = Bank([_bank_entry(r, phrasings) for r in active],
+                              self._bank.thresholds)
             self._cards = {str(r.id): card(r) for r in active}
         else:
             for row in fresh:
                 if row.status == DebunkStatus.ACTIVE:
-                    self._bank.add(_bank_entry(row))
+                    self._bank.add(_bank_entry(row, phrasings))
                     self._cards[str(row.id)] = card(row)
                 else:
                     self._bank.retire(str(row.id))

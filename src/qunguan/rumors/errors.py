@@ -14,3 +14,8 @@ define_error("debunk_retired", 409, "The debunk was retired: it can be neither e
 define_error("debunk_import_invalid", 422, "The import file has bad rows, so nothing was "
              "imported; details.errors lists each as {line, message} (at most 100), "
              "details.error_count counts them all.")
+define_error("phrasing_duplicate", 409, "The debunk already has this phrasing, or its claim says "
+             "it (the same text once normalised); details.phrasing_id names the phrasing.")
+define_error("phrasings_full", 409, "The debunk has as many active phrasings as it may keep "
+             "(details.limit); retire one that no longer circulates first.")
+define_error("phrasing_retired", 409, "The phrasing was already retired.")

@@ -40,7 +40,10 @@ class Verdict(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class BankEntry:
     """A debunked claim. ``claim`` is the claim as it circulates (what messages are matched
-    against); ``debunk_text`` is the refutation shown on the card."""
+    against); ``phrasings`` are other forms of it seen in circulation (added by officers or
+    learned when a reviewer confirms a match), matched like the claim, each on its own:
+    an entry's evidence is the best of its claim and its phrasings. ``debunk_text`` is the
+    refutation shown on the card."""
 
     id: str
     claim: str
@@ -48,6 +51,11 @@ class BankEntry:
     verdict: Verdict = Verdict.FALSE
     source_url: str = ""
     language: str = "zh"
+    phrasings: tuple[str, ...] = ()
+
+    def forms(self) -> tuple[str, ...]:
+        """The claim and its phrasings, each once."""
+        return tuple(dict.fromkeys((self.claim, *self.phrasings)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,10 @@ MIN_CLAIM_CHARS = 4
 CANDIDATES = 16
 
 
+def _indexable(prepared: str) -> bool:
+    return len(rtext.compact(prepared)) >= MIN_CLAIM_CHARS
+
+
 def raw_evidence(ev: Evidence) -> float:
     """The one number the fusion calibrates: the larger of the lexical and the near-verbatim
     evidence (both in [0, 1])."""
@@ -117,8 +129,9 @@ def fuse(ev: Evidence, th: Thresholds = DEFAULT_THRESHOLDS) -> float:
 @dataclass(slots=True)
 class _Slot:
     entry: BankEntry
-    doc: int  # number in the lexical index, -1 when the claim is too short to index
-    fingerprint: str
+    docs: list[int]  # numbers in the lexical index of the forms long enough to index
+    fingerprints: list[str]  # of every form (claim and phrasings) that prepares to something
+    near_keys: list[tuple[str, int]]
 
 
 class Bank:
@@ -147,50 +160,56 @@ class Bank:
         return slot.entry if slot else None
 
     def _bulk(self, entries: list[BankEntry]) -> None:
-        prepared = []
+        prepared: list[tuple[BankEntry, list[str]]] = []
         for e in entries:
             if e.id in self._slots:
                 self.retire(e.id)
-            prepared.append((e, rtext.prepare(e.claim)))
-        indexable = [(e, p) for e, p in prepared if len(rtext.compact(p)) >= MIN_CLAIM_CHARS]
-        docs = iter(self._lexical.add_many(rtext.grams(p) for _, p in indexable))
-        indexed = {id(e) for e, _ in indexable}
-        for e, p in prepared:
-            self._place(e, p, next(docs) if id(e) in indexed else -1)
+            prepared.append((e, [rtext.prepare(f) for f in e.forms()]))
+        indexable = [p for _, forms in prepared for p in forms if _indexable(p)]
+        docs = iter(self._lexical.add_many(rtext.grams(p) for p in indexable))
+        for e, forms in prepared:
+            self._place(e, forms, [next(docs) if _indexable(p) else -1 for p in forms])
 
-    def _place(self, entry: BankEntry, prepared: str, doc: int) -> None:
-        fp = rtext.fingerprint(prepared)
-        self._slots[entry.id] = _Slot(entry, doc, fp)
-        if prepared:
+    def _place(self, entry: BankEntry, forms: list[str], docs: list[int]) -> None:
+        slot = _Slot(entry, [], [], [])
+        for k, (prepared, doc) in enumerate(zip(forms, docs, strict=True)):
+            if not prepared:
+                continue
+            fp = rtext.fingerprint(prepared)
+            slot.fingerprints.append(fp)
             self._exact.setdefault(fp, set()).add(entry.id)
-        if doc >= 0:
-            self._by_doc[doc] = entry.id
-            self._near.add(entry.id, rtext.shingles(prepared))
+            if doc >= 0:
+                slot.docs.append(doc)
+                self._by_doc[doc] = entry.id
+                key = (entry.id, k)
+                self._near.add(key, rtext.shingles(prepared))
+                slot.near_keys.append(key)
+        self._slots[entry.id] = slot
 
     def add(self, entry: BankEntry) -> None:
         """Add an entry, or replace the one with the same id."""
         if entry.id in self._slots:
             self.retire(entry.id)
-        prepared = rtext.prepare(entry.claim)
-        doc = -1
-        if len(rtext.compact(prepared)) >= MIN_CLAIM_CHARS:
-            doc = self._lexical.add(rtext.grams(prepared))
-        self._place(entry, prepared, doc)
+        forms = [rtext.prepare(f) for f in entry.forms()]
+        self._place(entry, forms,
+                    [self._lexical.add(rtext.grams(p)) if _indexable(p) else -1 for p in forms])
 
     def retire(self, entry_id: str) -> None:
         """Stop matching an entry (retired or withdrawn debunk). Unknown ids are ignored."""
         slot = self._slots.pop(entry_id, None)
         if slot is None:
             return
-        ids = self._exact.get(slot.fingerprint)
-        if ids is not None:
-            ids.discard(entry_id)
-            if not ids:
-                del self._exact[slot.fingerprint]
-        if slot.doc >= 0:
-            self._lexical.retire(slot.doc)
-            del self._by_doc[slot.doc]
-            self._near.remove(entry_id)
+        for fp in slot.fingerprints:
+            ids = self._exact.get(fp)
+            if ids is not None:
+                ids.discard(entry_id)
+                if not ids:
+                    del self._exact[fp]
+        for doc in slot.docs:
+            self._lexical.retire(doc)
+            del self._by_doc[doc]
+        for key in slot.near_keys:
+            self._near.remove(key)
 
     def match(self, text: str, top: int = 5) -> list[Match]:
         """The ``top`` entries a message most likely repeats, best first (scores from
@@ -203,26 +222,26 @@ class Bank:
         for entry_id in self._exact.get(rtext.fingerprint(prepared), ()):
             evidence[entry_id] = Evidence(exact=True, near_jaccard=1.0, claim_cover=1.0,
                                           message_cover=1.0)
-        near = dict(self._near.query(rtext.shingles(prepared)))
+        near: dict[str, float] = {}
+        for key, jaccard in self._near.query(rtext.shingles(prepared)):
+            owner = str(key[0])  # type: ignore[index]  # (entry id, form number)
+            near[owner] = max(near.get(owner, 0.0), jaccard)
         wanted = max(CANDIDATES, top)
-        for ov in self._lexical.query(rtext.grams(prepared), wanted):
-            entry_id = self._by_doc[ov.doc]
-            if entry_id not in evidence:
-                evidence[entry_id] = Evidence(False, float(near.pop(entry_id, 0.0)),
-                                              ov.doc_cover, ov.query_cover)
-        # The middle of a long text, which the head-and-tail cut leaves out, in chunks: each
-        # entry keeps the part of the message that repeats it best.
-        for chunk in chunks:
-            for ov in self._lexical.query(rtext.grams(chunk), wanted):
+        exact = set(evidence)
+        # The whole (head-and-tail) text, then the middle of a long text, which the
+        # head-and-tail cut leaves out, in chunks: each entry keeps the form and the part of
+        # the message that repeat each other best.
+        for part in (prepared, *chunks):
+            for ov in self._lexical.query(rtext.grams(part), wanted):
                 entry_id = self._by_doc[ov.doc]
-                found = Evidence(False, float(near.get(entry_id, 0.0)), ov.doc_cover,
+                if entry_id in exact:
+                    continue
+                found = Evidence(False, near.get(entry_id, 0.0), ov.doc_cover,
                                  ov.query_cover)
                 seen = evidence.get(entry_id)
                 if seen is None or raw_evidence(found) > raw_evidence(seen):
                     evidence[entry_id] = found
-                    near.pop(entry_id, None)
-        for key, jaccard in near.items():  # near copies the lexical top list missed
-            entry_id = str(key)
+        for entry_id, jaccard in near.items():  # near copies the lexical top list missed
             if entry_id not in evidence:
                 evidence[entry_id] = Evidence(near_jaccard=jaccard)
         matches = [Match(i, fuse(ev, self.thresholds), ev) for i, ev in evidence.items()]

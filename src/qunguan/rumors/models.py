@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import text as sql_text  # DebunkPhrasing has a column named "text"
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qunguan.kernel.db import Base, IdType, UTCDateTime
@@ -46,6 +47,40 @@ class DebunkEntry(Base):
         # answers debunk_duplicate) instead of leaving two active entries for one claim.
         Index("uq_debunk_entries_active_claim", "claim_key", unique=True,
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
+
+
+class PhrasingSource(enum.StrEnum):
+    OFFICER = "officer"  # typed by a curator
+    REVIEW = "review"  # a reviewer confirmed that a message repeats the claim
+    IMPORT = "import"  # a row of a bank import
+
+
+class DebunkPhrasing(Base):
+    """Another form of an entry's claim as it circulates ("川皇" where the claim says
+    特朗普), matched like the claim. Adding or retiring one grows the entry's ``version``, so
+    every process's bank picks it up. ``message_id`` names the message a reviewer confirmed
+    (no foreign key: the message may be purged by retention while the phrasing stays)."""
+
+    __tablename__ = "debunk_phrasings"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    debunk_id: Mapped[int] = mapped_column(ForeignKey("debunk_entries.id"))
+    text: Mapped[str] = mapped_column(Text)
+    text_key: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int | None] = mapped_column(IdType)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    retire_reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_debunk_phrasings_debunk_id", "debunk_id", "id"),
+        Index("uq_debunk_phrasings_active_text", "debunk_id", "text_key", unique=True,
+              sqlite_where=sql_text("retired_at IS NULL"),
+              postgresql_where=sql_text("retired_at IS NULL")),
     )
 
 

@@ -13,9 +13,9 @@ from qunguan.identity import queries as identity_queries
 from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
-from qunguan.rumors.bank import card
+from qunguan.rumors.bank import LABELLING_VERDICTS, Found, card, live_bank
 from qunguan.rumors.matcher import Verdict
-from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
+from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkPhrasing, DebunkStatus
 
 MAX_PAGE = 200
 
@@ -93,3 +93,22 @@ def my_corrections(uow: UnitOfWork, *, viewer: Account, limit: int = MAX_CORRECT
                                    .where(mine)) or 0)
     return [Correction(n.debunk_id, n.notified_at, n.debunk_version, card(e),
                        e.status != DebunkStatus.ACTIVE) for n, e in rows], total
+
+
+def suggested_debunks(uow: UnitOfWork, text: str, *, top: int = 3) -> list[Found]:
+    """The live bank's best entries for a text that reach the suggestion threshold and earn a
+    card (a claim found true earns none), best first: what a reviewer confirms or not."""
+    live = live_bank(uow)
+    return [f for f in live.match(text, top=top)
+            if f.score >= live.thresholds.suggest and f.card["verdict"] in LABELLING_VERDICTS]
+
+
+def phrasings_for(uow: UnitOfWork, debunk_ids: list[int]) -> dict[int, list[DebunkPhrasing]]:
+    """The active phrasings of these entries, oldest first."""
+    out: dict[int, list[DebunkPhrasing]] = {i: [] for i in debunk_ids}
+    for start in range(0, len(debunk_ids), MAX_PAGE):
+        for row in uow.session.scalars(select(DebunkPhrasing).where(
+                DebunkPhrasing.debunk_id.in_(debunk_ids[start:start + MAX_PAGE]),
+                DebunkPhrasing.retired_at.is_(None)).order_by(DebunkPhrasing.id)):
+            out[row.debunk_id].append(row)
+    return out

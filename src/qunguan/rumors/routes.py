@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from qunguan.identity import CurrentAccount
 from qunguan.kernel.ids import MAX_ID
+from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
 from qunguan.rumors import actions, clusters, queries
 from qunguan.rumors.bank import card
@@ -29,16 +30,26 @@ from qunguan.rumors.schemas import (
     DebunkRetire,
     DebunkUpdate,
     ImportResultPublic,
+    PhrasingCreate,
+    PhrasingPublic,
+    PhrasingRetire,
 )
 
 router = APIRouter(prefix="/api", tags=["rumors"])
 
 
-def _public(entry: DebunkEntry) -> DebunkPublic:
-    return DebunkPublic.model_validate({**{c: getattr(entry, c) for c in (
+def _publics(uow: UnitOfWork, entries: list[DebunkEntry]) -> list[DebunkPublic]:
+    phrasings = queries.phrasings_for(uow, [e.id for e in entries])
+    return [DebunkPublic.model_validate({**{c: getattr(entry, c) for c in (
         "id", "claim", "verdict", "refutation", "publisher", "source_url", "published_on",
         "language", "status", "version", "added_at", "added_by", "updated_at",
-        "updated_by")}, "card": card(entry)})
+        "updated_by")}, "card": card(entry),
+        "phrasings": [PhrasingPublic.model_validate(p, from_attributes=True)
+                      for p in phrasings[entry.id]]}) for entry in entries]
+
+
+def _public(uow: UnitOfWork, entry: DebunkEntry) -> DebunkPublic:
+    return _publics(uow, [entry])[0]
 
 
 @router.get("/me/corrections", response_model=CorrectionPage)
@@ -60,12 +71,12 @@ def list_debunks(uow: UowDep, me: CurrentAccount,
                  limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50) -> DebunkPage:
     rows, next_before = queries.list_debunks(uow, viewer=me, q=q, status=status,
                                              verdict=verdict, before_id=before_id, limit=limit)
-    return DebunkPage(items=[_public(r) for r in rows], next_before_id=next_before)
+    return DebunkPage(items=_publics(uow, rows), next_before_id=next_before)
 
 
 @router.post("/officer/debunks", response_model=DebunkPublic, status_code=201)
 def add_debunk(body: DebunkCreate, uow: UowDep, me: CurrentAccount) -> DebunkPublic:
-    return _public(actions.do_add_debunk(uow, acting=me, fields=body.model_dump()))
+    return _public(uow, actions.do_add_debunk(uow, acting=me, fields=body.model_dump()))
 
 
 @router.post("/officer/debunks/import", response_model=ImportResultPublic)
@@ -79,7 +90,7 @@ def import_debunks(body: DebunkImport, uow: UowDep, me: CurrentAccount) -> Impor
 
 @router.get("/officer/debunks/{debunk_id}", response_model=DebunkPublic)
 def get_debunk(debunk_id: IdPath, uow: UowDep, me: CurrentAccount) -> DebunkPublic:
-    return _public(queries.access_debunk(uow, viewer=me, debunk_id=debunk_id))
+    return _public(uow, queries.access_debunk(uow, viewer=me, debunk_id=debunk_id))
 
 
 @router.patch("/officer/debunks/{debunk_id}", response_model=DebunkPublic)
@@ -87,16 +98,34 @@ def edit_debunk(debunk_id: IdPath, body: DebunkUpdate, uow: UowDep,
                 me: CurrentAccount) -> DebunkPublic:
     changes = body.model_dump(exclude_unset=True)
     expected = changes.pop("expected_version", None)
-    return _public(actions.do_edit_debunk(uow, acting=me, debunk_id=debunk_id, changes=changes,
-                                          expected_version=expected))
+    return _public(uow, actions.do_edit_debunk(uow, acting=me, debunk_id=debunk_id,
+                                               changes=changes, expected_version=expected))
 
 
 @router.post("/officer/debunks/{debunk_id}/retire", response_model=DebunkPublic)
 def retire_debunk(debunk_id: IdPath, body: DebunkRetire, uow: UowDep,
                   me: CurrentAccount) -> DebunkPublic:
-    return _public(actions.do_retire_debunk(uow, acting=me, debunk_id=debunk_id,
-                                            reason=body.reason,
-                                            expected_version=body.expected_version))
+    return _public(uow, actions.do_retire_debunk(uow, acting=me, debunk_id=debunk_id,
+                                                 reason=body.reason,
+                                                 expected_version=body.expected_version))
+
+
+@router.post("/officer/debunks/{debunk_id}/phrasings", response_model=DebunkPublic,
+             status_code=201)
+def add_phrasing(debunk_id: IdPath, body: PhrasingCreate, uow: UowDep,
+                 me: CurrentAccount) -> DebunkPublic:
+    done = actions.do_add_phrasing(uow, acting=me, debunk_id=debunk_id, text=body.text,
+                                   expected_version=body.expected_version)
+    return _public(uow, done.entry)
+
+
+@router.post("/officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire",
+             response_model=DebunkPublic)
+def retire_phrasing(debunk_id: IdPath, phrasing_id: IdPath, body: PhrasingRetire,
+                    uow: UowDep, me: CurrentAccount) -> DebunkPublic:
+    actions.do_retire_phrasing(uow, acting=me, debunk_id=debunk_id, phrasing_id=phrasing_id,
+                               reason=body.reason)
+    return _public(uow, queries.access_debunk(uow, viewer=me, debunk_id=debunk_id))
 
 
 # --- content clusters and the circuit breaker ------------------------------------------------

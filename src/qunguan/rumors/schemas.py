@@ -50,6 +50,25 @@ class DebunkImport(BaseModel):
                                "e.g. the file name.")
 
 
+class PhrasingCreate(BaseModel):
+    text: str = Field(max_length=1000, description="Another form of the claim as it "
+                      "circulates; matched like the claim.")
+    expected_version: Version | None = None
+
+
+class PhrasingRetire(BaseModel):
+    reason: str = Field(max_length=500)
+
+
+class PhrasingPublic(BaseModel):
+    id: int
+    text: str
+    source: str = Field(description="officer | review | import")
+    message_id: int | None = Field(description="the message a reviewer confirmed (review)")
+    added_at: datetime
+    added_by: int
+
+
 class DebunkPublic(BaseModel):
     id: int
     claim: str
@@ -66,6 +85,8 @@ class DebunkPublic(BaseModel):
     updated_at: datetime
     updated_by: int
     card: dict[str, Any]
+    phrasings: list[PhrasingPublic] = Field(
+        default_factory=list, description="Active phrasings, oldest first.")
 
 
 class DebunkPage(BaseModel):

@@ -1,0 +1,258 @@
+"""Phrasings: other forms of a debunked claim, typed by officers, imported, or learned when a
+reviewer confirms that a message repeats the claim (decision ``label``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from qunguan.enforcement.models import ReviewItem
+from qunguan.kernel.events import EventType
+from qunguan.rumors.actions import MAX_PHRASINGS
+from qunguan.rumors.models import CorrectionNotice
+from tests.conftest import Api, Cast, audit_records, error_code
+from tests.rumors.debunk_helpers import (
+    CHILD_PARAPHRASE,
+    add,
+    cards,
+    drain,
+    entry,
+    load_starter,
+    message,
+    post,
+    starter_id,
+    uow_of,
+)
+
+# The claim names the place one way; the rumour goes round with other words.
+CLAIM = "城东水库大坝出现裂缝，今晚可能决堤，下游居民连夜撤离"
+SAID = "听说东边那个水库的坝裂开了，晚上要垮，住下面的赶紧搬走"
+
+
+def phrase(api: Api, cast: Cast, debunk_id: int, text: str, status: int = 201,
+           **extra: Any) -> Any:
+    r = api.post(f"/api/officer/debunks/{debunk_id}/phrasings", as_=cast.officer,
+                 json={"text": text, **extra})
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def review_items(app: Any) -> list[ReviewItem]:
+    with uow_of(app) as uow:
+        return list(uow.session.scalars(select(ReviewItem).order_by(ReviewItem.id)))
+
+
+def decide(api: Api, cast: Cast, item_id: int, status: int = 200, **body: Any) -> Any:
+    r = api.post(f"/api/officer/review/{item_id}/claim", as_=cast.officer)
+    assert r.status_code == 200, r.text
+    r = api.post(f"/api/officer/review/{item_id}/decide", as_=cast.officer,
+                 json={"reason": "重复已辟谣的说法", **body})
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def test_an_officer_adds_a_phrasing_and_the_paraphrase_gets_the_card(api: Api, cast: Cast,
+                                                                    app: Any) -> None:
+    gid = cast.group["id"]
+    created = add(api, cast, claim=CLAIM)
+    assert created["phrasings"] == []
+    assert cards(post(api, cast.member, gid, SAID)) == []
+    after = phrase(api, cast, created["id"], SAID, expected_version=created["version"])
+    assert after["version"] == created["version"] + 1
+    [p] = after["phrasings"]
+    assert (p["text"], p["source"], p["message_id"]) == (SAID, "officer", None)
+    # The next copy of the paraphrase, reposted with boilerplate, gets the card at once.
+    sent = post(api, cast.member2, gid, "【转】" + SAID + "！！")
+    assert [c["debunk_id"] for c in cards(sent)] == [created["id"]]
+    [record] = audit_records(app, EventType.DEBUNK_PHRASING_ADDED)
+    assert record.extra["text"] == SAID
+    assert record.extra["phrasing_id"] == p["id"]
+    # The list and the single read show it too.
+    r = api.get(f"/api/officer/debunks/{created['id']}", as_=cast.officer)
+    assert [x["id"] for x in r.json()["phrasings"]] == [p["id"]]
+    r = api.get("/api/officer/debunks", as_=cast.officer)
+    assert [x["phrasings"] for x in r.json()["items"] if x["id"] == created["id"]] \
+        == [after["phrasings"]]
+
+
+def test_a_phrasing_labels_earlier_messages_and_tells_who_saw_them(api: Api, cast: Cast,
+                                                                   app: Any) -> None:
+    gid = cast.group["id"]
+    created = add(api, cast, claim=CLAIM)
+    early = post(api, cast.member, gid, SAID)
+    drain(app)
+    assert cards(message(api, cast.member2, early["id"])) == []
+    phrase(api, cast, created["id"], SAID)
+    drain(app)
+    assert [c["debunk_id"] for c in cards(message(api, cast.member2, early["id"]))] \
+        == [created["id"]]
+    with uow_of(app) as uow:
+        told = set(uow.session.scalars(select(CorrectionNotice.account_id).where(
+            CorrectionNotice.debunk_id == created["id"])))
+    assert {cast.member.id, cast.member2.id} <= told
+
+
+def test_retiring_a_phrasing_stops_it_matching(api: Api, cast: Cast, app: Any) -> None:
+    gid = cast.group["id"]
+    created = add(api, cast, claim=CLAIM)
+    [p] = phrase(api, cast, created["id"], SAID)["phrasings"]
+    r = api.post(f"/api/officer/debunks/{created['id']}/phrasings/{p['id']}/retire",
+                 as_=cast.officer, json={"reason": "说法已不再流传"})
+    assert r.status_code == 200, r.text
+    assert r.json()["phrasings"] == []
+    assert r.json()["version"] == created["version"] + 2
+    assert cards(post(api, cast.member, gid, SAID)) == []
+    r = api.post(f"/api/officer/debunks/{created['id']}/phrasings/{p['id']}/retire",
+                 as_=cast.officer, json={"reason": "again"})
+    assert r.status_code == 409
+    assert error_code(r) == "phrasing_retired"
+    [record] = audit_records(app, EventType.DEBUNK_PHRASING_RETIRED)
+    assert record.extra["reason"] == "说法已不再流传"
+    # The same text may be added again once retired.
+    phrase(api, cast, created["id"], SAID)
+
+
+def test_phrasing_bad_input(api: Api, cast: Cast, app: Any) -> None:
+    created = add(api, cast, claim=CLAIM)
+    did = created["id"]
+    for text, problem in (("", "required"), ("  ", "required"), ("啊！", "at least"),
+                          ("坝裂了，联系13812345678", "personal data"),
+                          ("x" * 1001, None)):
+        r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.officer,
+                     json={"text": text})
+        assert r.status_code == 422, (text, r.text)
+        if problem:
+            assert problem in r.text
+    r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.officer,
+                 json={"text": "【转】" + CLAIM})  # the claim itself, once normalised
+    assert r.status_code == 409
+    assert error_code(r) == "phrasing_duplicate"
+    phrase(api, cast, did, SAID)
+    r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.officer,
+                 json={"text": SAID + "!!"})
+    assert r.status_code == 409
+    assert error_code(r) == "phrasing_duplicate"
+    r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.officer,
+                 json={"text": "另一种说法：水库坝体开裂", "expected_version": 1})
+    assert r.status_code == 409
+    assert error_code(r) == "conflict"
+    r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.member,
+                 json={"text": "另一种说法：水库坝体开裂"})
+    assert r.status_code == 403
+    r = api.post("/api/officer/debunks/999999/phrasings", as_=cast.officer,
+                 json={"text": "另一种说法：水库坝体开裂"})
+    assert r.status_code == 404
+    r = api.post(f"/api/officer/debunks/{did}/phrasings/999999/retire", as_=cast.officer,
+                 json={"reason": "x"})
+    assert r.status_code == 404
+    assert len(audit_records(app, EventType.DEBUNK_PHRASING_ADDED)) == 1
+
+
+def test_an_entry_keeps_at_most_its_limit_of_phrasings(api: Api, cast: Cast) -> None:
+    did = add(api, cast, claim=CLAIM)["id"]
+    for i in range(MAX_PHRASINGS):
+        phrase(api, cast, did, f"第{i}种说法：水库大坝裂了")
+    r = api.post(f"/api/officer/debunks/{did}/phrasings", as_=cast.officer,
+                 json={"text": "再一种说法：水库大坝裂了"})
+    assert r.status_code == 409
+    assert error_code(r) == "phrasings_full"
+
+
+def test_import_takes_phrasings_in_both_formats(api: Api, cast: Cast, app: Any) -> None:
+    rows = [entry(claim=CLAIM, phrasings=[SAID, "  ", SAID + "。", "水库大坝今晚决堤"]),
+            entry(claim="喝板蓝根能预防新冠病毒感染")]
+    r = api.post("/api/officer/debunks/import", as_=cast.officer,
+                 json={"format": "jsonl", "content": "\n".join(json.dumps(x) for x in rows)})
+    assert r.status_code == 200, r.text
+    first = r.json()["ids"][0]
+    got = api.get(f"/api/officer/debunks/{first}", as_=cast.officer).json()
+    assert [(p["text"], p["source"]) for p in got["phrasings"]] \
+        == [(SAID, "import"), ("水库大坝今晚决堤", "import")]
+    csv_text = ("claim,verdict,refutation,publisher,phrasings\n"
+                '吃生大蒜能治好新冠,false,没有证据,辟谣平台,"生吃大蒜可以治新冠\n大蒜治好了新冠肺炎"\n')
+    r = api.post("/api/officer/debunks/import", as_=cast.officer,
+                 json={"format": "csv", "content": csv_text})
+    assert r.status_code == 200, r.text
+    got = api.get(f"/api/officer/debunks/{r.json()['ids'][0]}", as_=cast.officer).json()
+    assert [p["text"] for p in got["phrasings"]] == ["生吃大蒜可以治新冠", "大蒜治好了新冠肺炎"]
+    # A bad phrasing names its line, and nothing is imported.
+    bad = [entry(claim="喝盐水能杀死病毒"),
+           entry(claim="戴两层口罩会缺氧", phrasings=["13812345678的说法"])]
+    r = api.post("/api/officer/debunks/import", as_=cast.officer,
+                 json={"format": "jsonl", "content": "\n".join(json.dumps(x) for x in bad)})
+    assert r.status_code == 422, r.text
+    [err] = r.json()["error"]["details"]["errors"]
+    assert err["line"] == 2
+    assert "personal data" in err["message"]
+    r = api.post("/api/officer/debunks/import", as_=cast.officer,
+                 json={"format": "jsonl", "content": json.dumps(entry(claim="喝盐水能杀死病毒",
+                                                                      phrasings=7))})
+    assert r.status_code == 422
+    assert "phrasings must be a list" in r.text
+
+
+def test_a_reviewer_confirms_a_suggestion_and_the_bank_learns_it(api: Api, cast: Cast,
+                                                                 app: Any) -> None:
+    load_starter(api, cast)
+    debunk_id = starter_id(api, cast, "人贩子")
+    gid = cast.group["id"]
+    sent = post(api, cast.member, gid, CHILD_PARAPHRASE)
+    assert cards(sent) == []
+    drain(app)
+    [item] = review_items(app)
+    decided = decide(api, cast, item.id, decision="label")
+    assert decided["status"] == "decided"
+    assert decided["decision"] == "label"
+    drain(app)
+    # The message stays up, now with the card; everyone in the group is told (CR-8).
+    view = message(api, cast.member2, sent["id"])
+    assert view["status"] == "delivered"
+    assert [c["debunk_id"] for c in cards(view)] == [debunk_id]
+    with uow_of(app) as uow:
+        told = set(uow.session.scalars(select(CorrectionNotice.account_id).where(
+            CorrectionNotice.debunk_id == debunk_id)))
+    assert {cast.member.id, cast.member2.id} <= told
+    # The bank learned the paraphrase: its next copy is labelled when it is sent.
+    got = api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()
+    [p] = got["phrasings"]
+    assert (p["text"], p["source"], p["message_id"]) == (CHILD_PARAPHRASE, "review", sent["id"])
+    again = post(api, cast.member2, gid, CHILD_PARAPHRASE + "!!")
+    assert [c["debunk_id"] for c in cards(again)] == [debunk_id]
+    [record] = audit_records(app, EventType.REVIEW_ITEM_DECIDED)
+    assert record.extra["label"]["phrasing_id"] == p["id"]
+    assert record.extra["label"]["debunk_id"] == debunk_id
+
+
+def test_label_decision_bad_input_and_what_is_not_learned(api: Api, cast: Cast,
+                                                          app: Any) -> None:
+    load_starter(api, cast)
+    debunk_id = starter_id(api, cast, "人贩子")
+    gid = cast.group["id"]
+    # A debunk with dismiss is refused rather than ignored.
+    sent = post(api, cast.member, gid, CHILD_PARAPHRASE)
+    drain(app)
+    [item] = review_items(app)
+    r = decide(api, cast, item.id, 422, decision="dismiss", debunk_id=debunk_id)
+    assert r["error"]["details"]["problem"] == "debunk_not_expected"
+    r = decide(api, cast, item.id, 404, decision="label", debunk_id=999999)
+    # A text with personal data is labelled but never copied into the bank.
+    with_phone = post(api, cast.member2, gid, CHILD_PARAPHRASE + "，知情者请打13812345678")
+    drain(app)
+    item2 = next(i for i in review_items(app) if i.subject_id == with_phone["id"])
+    decide(api, cast, item2.id, decision="label", debunk_id=debunk_id)
+    assert [c["debunk_id"] for c in cards(message(api, cast.member, with_phone["id"]))] \
+        == [debunk_id]
+    got = api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()
+    assert got["phrasings"] == []
+    record = audit_records(app, EventType.REVIEW_ITEM_DECIDED)[-1]
+    assert record.extra["label"]["phrasing_id"] is None
+    assert "personal data" in record.extra["label"]["not_learned"]
+    assert "13812345678" not in json.dumps(record.extra)
+    # learn=false labels without learning.
+    decide(api, cast, item.id, decision="label", learn=False)
+    assert api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()[
+        "phrasings"] == []
+    assert [c["debunk_id"] for c in cards(message(api, cast.member2, sent["id"]))] \
+        == [debunk_id]
