@@ -76,6 +76,27 @@ def test_match_refuses_a_bad_bank(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_match_reads_phrasings_from_the_bank(tmp_path: Path) -> None:
+    said = "听说东边那个水库的坝裂开了，晚上要垮，住下面的赶紧搬走"
+    entry = {"id": "dam", "claim": "城东水库大坝出现裂缝，今晚可能决堤，下游居民连夜撤离"}
+    msgs = write(tmp_path / "msgs.jsonl", [{"id": "a", "text": "【转】" + said}])
+
+    def label(bank_rows: list[object]) -> object:
+        bank = write(tmp_path / "bank.jsonl", bank_rows)
+        result = runner.invoke(app, ["rumors", "match", "--bank", str(bank), "--messages",
+                                     str(msgs)])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["label"]
+
+    assert label([*BANK, entry]) is None
+    assert label([*BANK, {**entry, "phrasings": [said, " "]}]) == "dam"
+    bank = write(tmp_path / "bank.jsonl", [{**entry, "phrasings": said}])
+    result = runner.invoke(app, ["rumors", "match", "--bank", str(bank), "--messages",
+                                 str(msgs)])
+    assert result.exit_code == 1
+    assert f"{bank}:1: `phrasings` must be a list of strings" in result.stderr
+
+
 def test_match_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rumors", "match", "--bank", str(tmp_path / "none.jsonl"),
                                  "--messages", str(tmp_path / "none.jsonl")])
@@ -140,3 +161,32 @@ def test_bcubed() -> None:
     p, r = bcubed({"a": "x", "b": "x", "c": "x"}, gold)
     assert r == 1.0
     assert p == (2 / 3 + 2 / 3 + 1 / 3) / 3
+
+
+def test_review_loop_learns_confirmed_paraphrases() -> None:
+    from qunguan.rumors import Bank, BankEntry
+    from qunguan.rumors.evaluation import claim_matching_with_review
+
+    kids = BankEntry("kids", "紧急扩散：有人开白色面包车在县城小学门口抢小孩，已经抢走三个孩子")
+    dam = BankEntry("dam", "城东水库大坝出现裂缝，今晚可能决堤，下游居民连夜撤离")
+    said = "家长注意：县城小学门口有面包车抢小孩，已经有孩子被抢走"
+    posts = [  # given out of order: the loop takes them by time
+        Post("3", said + "！！转发", "kids", "2020-01-03"),
+        Post("1", said, "kids", "2020-01-01"),
+        Post("2", "听说东边那个水库的坝裂开了，晚上要垮，住下面的赶紧搬走", "dam", "2020-01-02"),
+        Post("4", said + "，电话13812345678", "kids", "2020-01-04"),
+    ]
+    plain = claim_matching(Bank([kids, dam]), posts)
+    assert plain.labelled == 0.0  # without review nothing reaches the label threshold
+    loop = claim_matching_with_review([kids, dam], posts, learnable=lambda t: "138" not in t)
+    # Post 1 is suggested and confirmed; post 3, a copy of it, is then labelled on its own;
+    # post 2 scores below "suggest" (nobody sees it); post 4 is labelled too (a copy with a
+    # phone number added), and it is not reviewed, so nothing more is learned.
+    assert (loop.reviewed, loop.confirmed, loop.learned, loop.not_learned) == (1, 1, 1, 0)
+    assert loop.ranking.labelled == 0.5
+    assert loop.ranking.labelled_wrong == 0.0
+    assert [e.phrasings for e in loop.final] == [(said,), ()]
+    # A reviewer's confirmation of a text that cannot be learned teaches nothing.
+    loop = claim_matching_with_review([kids, dam], posts, learnable=lambda t: False)
+    assert (loop.confirmed, loop.learned, loop.not_learned) == (3, 0, 3)
+    assert loop.ranking.labelled == 0.0

@@ -28,6 +28,7 @@ class Post:
     id: str
     text: str
     gold: str
+    at: str = ""  # when it was posted (sortable text), where the data says
 
 
 # --- loading the research data --------------------------------------------------------------
@@ -58,7 +59,7 @@ def load_checked(data: Path) -> tuple[list[BankEntry], list[Post]]:
             chosen[r["cluster"]] = r
     bank = [BankEntry(id=c, claim=claim_of_ruling(r["debunk_text"]), debunk_text=r["debunk_text"])
             for c, r in sorted(chosen.items())]
-    posts = [Post(r["id"], r["rumor_text"], r["cluster"]) for r in rows]
+    posts = [Post(r["id"], r["rumor_text"], r["cluster"], r.get("date") or "") for r in rows]
     return bank, posts
 
 
@@ -103,6 +104,72 @@ def claim_matching(bank: Bank, posts: Sequence[Post], top: int = 10,
             progress(1)
     n = max(len(posts), 1)
     return Ranking(len(posts), hits / n, rr / n, labelled / n, wrong / n, suggested / n)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewLoop:
+    """Posts matched in the order they were posted while reviewers confirm suggestions and the
+    bank learns each confirmed post as a phrasing (the server's decision ``label``)."""
+
+    ranking: Ranking  # every post as it arrived, against the bank of that moment
+    reviewed: int  # posts that reached a reviewer (a suggestion, no auto-label)
+    confirmed: int  # of those, the reviewer found the right debunk among the suggestions
+    learned: int  # phrasings the bank learned
+    not_learned: int  # confirmed but the text could not be learned (too long, personal data)
+    final: list[BankEntry]  # the bank at the end, with what it learned
+
+
+def claim_matching_with_review(entries: Sequence[BankEntry], posts: Sequence[Post],
+                               learnable: Callable[[str], bool], *, suggestions: int = 3,
+                               top: int = 10, progress: Progress | None = None) -> ReviewLoop:
+    """The feedback loop of the review queue, simulated: posts arrive in time order; a post
+    the bank auto-labels needs nobody; one with suggestions (at or above "suggest", at most
+    ``suggestions`` of them, as the case page lists them) reaches a reviewer, who confirms the
+    right debunk when it is among them (the gold answer stands in for the reviewer's
+    judgement) and dismisses the item otherwise; a post with no suggestion is seen by no one.
+    A confirmed post's text becomes a phrasing of its entry when ``learnable`` accepts it.
+    Nothing is tuned here: the thresholds are the matcher's own."""
+    bank = Bank(entries)
+    phrasings: dict[str, tuple[str, ...]] = {e.id: e.phrasings for e in entries}
+    by_id = {e.id: e for e in entries}
+    hits = labelled = wrong = suggested = reviewed = confirmed = learned = unlearned = 0
+    rr = 0.0
+    th = bank.thresholds
+    for p in sorted(posts, key=lambda x: (x.at, x.id)):
+        matches = bank.match(p.text, top)
+        ids = [m.debunk_id for m in matches]
+        hits += bool(ids) and ids[0] == p.gold
+        if p.gold in ids:
+            rank = ids.index(p.gold)
+            rr += 1 / (rank + 1)
+            suggested += matches[rank].score >= th.suggest
+        label = bank.label(matches)
+        labelled += label is not None
+        wrong += label is not None and label != p.gold
+        if progress:
+            progress(1)
+        if label is not None:
+            continue
+        shown = [m.debunk_id for m in matches if m.score >= th.suggest][:suggestions]
+        if not shown:
+            continue
+        reviewed += 1
+        if p.gold not in shown:
+            continue
+        confirmed += 1
+        if not learnable(p.text):
+            unlearned += 1
+            continue
+        learned += 1
+        phrasings[p.gold] = (*phrasings[p.gold], p.text)
+        e = by_id[p.gold]
+        bank.add(BankEntry(e.id, e.claim, e.debunk_text, e.verdict, e.source_url, e.language,
+                           phrasings[p.gold]))
+    n = max(len(posts), 1)
+    final = [BankEntry(e.id, e.claim, e.debunk_text, e.verdict, e.source_url, e.language,
+                       phrasings[e.id]) for e in entries]
+    return ReviewLoop(Ranking(len(posts), hits / n, rr / n, labelled / n, wrong / n,
+                              suggested / n), reviewed, confirmed, learned, unlearned, final)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,11 +57,15 @@ def bank_entry(row: dict[str, Any]) -> BankEntry:
     except ValueError:
         allowed = ", ".join(v.value for v in Verdict)
         raise BadLine(f"`verdict` must be one of {allowed}, not {verdict!r}") from None
+    phrasings = row.get("phrasings", [])
+    if not isinstance(phrasings, list) or not all(isinstance(p, str) for p in phrasings):
+        raise BadLine("`phrasings` must be a list of strings")
     return BankEntry(id=_id(row), claim=claim, debunk_text=_text(row, "debunk_text",
                      required=False), verdict=parsed,
                      source_url=_text(row, "source_url", required=False) or
                      _text(row, "url", required=False),
-                     language=_text(row, "language", required=False) or "zh")
+                     language=_text(row, "language", required=False) or "zh",
+                     phrasings=tuple(p for p in phrasings if p.strip()))
 
 
 def match_message(row: dict[str, Any]) -> tuple[str, str]:
