@@ -94,6 +94,8 @@ ACCESS = {
     "POST /officer/debunks/import": "officer",
     "POST /officer/debunks/{debunk_id}": "officer",
     "POST /officer/debunks/{debunk_id}/retire": "officer",
+    "POST /officer/debunks/{debunk_id}/phrasings": "officer",
+    "POST /officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire": "officer",
     "POST /officer/policy": "officer",
     "POST /officer/review/{item_id}/claim": "officer",
     "POST /officer/review/{item_id}/export": "officer",

@@ -61,6 +61,11 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "appeal_decided": (None, N_("This appeal was already decided.")),
     "debunk_duplicate": ("claim", N_("An active debunk already states this claim.")),
     "debunk_retired": (None, N_("The debunk was retired: it can no longer be edited.")),
+    "phrasing_duplicate": ("text", N_("The debunk already has this phrasing, or its claim says "
+                                      "it.")),
+    "phrasings_full": ("text", N_("The debunk has as many phrasings as it may keep: retire "
+                                  "one that no longer circulates first.")),
+    "phrasing_retired": (None, N_("This phrasing was already retired.")),
     "debunk_import_invalid": (None, N_("Some rows are bad, so nothing was imported. "
                                             "Fix the rows listed below.")),
     "invalid_policy_pack": (None, N_("The policy pack is not valid: see the problems "

@@ -1,5 +1,6 @@
-"""The debunk bank: search, add, edit, retire, and import CSV/JSONL files with each bad row
-named, over rumors.actions and rumors.queries as the API."""
+"""The debunk bank: search, add, edit, retire, import CSV/JSONL files with each bad row
+named, and keep each entry's phrasings (add, retire), over rumors.actions and rumors.queries
+as the API."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from qunguan.rumors import actions as rumor_actions
 from qunguan.rumors import queries as rumor_queries
 from qunguan.web.forms import FormErrors, attempt
 from qunguan.web.i18n import N_, OFFICER, Gettext, gettext_for
-from qunguan.web.officer.common import OfficerAccount, officer_explain, parse_positive
+from qunguan.web.officer.common import (
+    OfficerAccount,
+    display_names,
+    officer_explain,
+    parse_positive,
+)
 from qunguan.web.officer.problems import import_problem
 from qunguan.web.pages import WebRoute, redirect
 from qunguan.web.render import page
@@ -39,7 +45,11 @@ FIELD_HELP = {
     "published_on": N_("Enter a date as YYYY-MM-DD."),
     "language": N_("Enter a language tag such as zh or en."),
     "reason": N_("Give a reason for retiring it."),
+    "text": N_("Write the phrasing: 4 to 1,000 characters with words, and no ID, phone or "
+               "bank card numbers."),
 }
+SOURCES = {"officer": N_("Typed by an officer"), "review": N_("Learned from a review"),
+           "import": N_("Imported")}
 FIELDS = ("claim", "verdict", "refutation", "publisher", "source_url", "published_on",
           "language")
 
@@ -157,13 +167,19 @@ def import_file(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
 
 
 def _entry_page(request: Request, uow: UnitOfWork, me: Account, debunk_id: int,
-                errors: FormErrors, values: dict[str, str], status: int = 200) -> Response:
+                errors: FormErrors, values: dict[str, str], status: int = 200, *,
+                phrasing_errors: FormErrors | None = None, phrasing: str = "",
+                retire_failed: int | None = None) -> Response:
     entry = rumor_queries.access_debunk(uow, viewer=me, debunk_id=debunk_id)
     if not values:
         values = {n: "" if getattr(entry, n) is None else str(getattr(entry, n))
                   for n in FIELDS}
+    phrasings = rumor_queries.phrasings_for(uow, [entry.id])[entry.id]
     return page(request, "officer/debunk.html", status=status, entry=entry, errors=errors,
-                values=values, verdicts=VERDICTS)
+                values=values, verdicts=VERDICTS, phrasings=phrasings, sources=SOURCES,
+                names=display_names(uow, [p.added_by for p in phrasings]),
+                phrasing_errors=phrasing_errors or FormErrors(), phrasing=phrasing,
+                retire_failed=retire_failed)
 
 
 @router.get("/officer/debunks/{debunk_id}")
@@ -209,3 +225,41 @@ def retire(request: Request, debunk_id: IdPath, uow: UowDep, me: OfficerAccount,
             return redirect(f"/officer/debunks/{debunk_id}?retired=1")
         errors = _field_errors(result, _)
     return _entry_page(request, uow, me, debunk_id, errors, {}, status=422)
+
+
+@router.post("/officer/debunks/{debunk_id}/phrasings")
+def add_phrasing(request: Request, debunk_id: IdPath, uow: UowDep, me: OfficerAccount,
+                 _csrf: Csrf, text: Annotated[str, Form()] = "") -> Response:
+    _ = gettext_for(language(request), OFFICER)
+    errors = FormErrors()
+    if not text.strip() or len(text) > rumor_actions.MAX_PHRASING_CHARS:
+        sentence = FIELD_HELP["text"]  # a variable, so the extractor does not take "text"
+        errors.add("text", _(sentence))
+    if not errors:
+        result = attempt(uow, lambda: rumor_actions.do_add_phrasing(
+            uow, acting=me, debunk_id=debunk_id, text=text))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/officer/debunks/{debunk_id}?phrased=1#phrasings")
+        errors = _field_errors(result, _)
+    return _entry_page(request, uow, me, debunk_id, FormErrors(), {}, status=422,
+                       phrasing_errors=errors,
+                       phrasing=text[:rumor_actions.MAX_PHRASING_CHARS])
+
+
+@router.post("/officer/debunks/{debunk_id}/phrasings/{phrasing_id}/retire")
+def retire_phrasing(request: Request, debunk_id: IdPath, phrasing_id: IdPath, uow: UowDep,
+                    me: OfficerAccount, _csrf: Csrf,
+                    reason: Annotated[str, Form()] = "") -> Response:
+    _ = gettext_for(language(request), OFFICER)
+    errors = FormErrors()
+    if not reason.strip() or len(reason) > 500:
+        sentence = FIELD_HELP["reason"]
+        errors.add("reason", _(sentence))
+    if not errors:
+        result = attempt(uow, lambda: rumor_actions.do_retire_phrasing(
+            uow, acting=me, debunk_id=debunk_id, phrasing_id=phrasing_id, reason=reason))
+        if not isinstance(result, QunguanError):
+            return redirect(f"/officer/debunks/{debunk_id}?unphrased=1#phrasings")
+        errors = _field_errors(result, _)
+    return _entry_page(request, uow, me, debunk_id, FormErrors(), {}, status=422,
+                       phrasing_errors=errors, retire_failed=phrasing_id)

@@ -1,5 +1,6 @@
-"""The review queue and case pages: claim, release and decide an item (dismiss, remove, or
-remove and sanction, always with a reason), over the API's actions (enforcement.review)."""
+"""The review queue and case pages: claim, release and decide an item (dismiss, remove,
+remove and sanction, or label a message with the debunk it repeats, always with a reason),
+over the API's actions (enforcement.review)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from qunguan.kernel.ids import MAX_ID
 from qunguan.kernel.restrictions import Function
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.kernel.web import IdPath, UowDep
+from qunguan.rumors import queries as rumor_queries
 from qunguan.web.forms import FormErrors, attempt
 from qunguan.web.i18n import N_, OFFICER, gettext_for
 from qunguan.web.officer.common import (
@@ -39,8 +41,10 @@ SOURCES = {"held": N_("Held before delivery"), "screening": N_("Flagged after de
            "report": N_("Reported by members"), "sample": N_("Quality sample")}
 DECISIONS = {"dismiss": N_("Dismiss (deliver a held message)"),
              "remove": N_("Remove the message"),
-             "sanction": N_("Remove and sanction")}
-DECIDED = {"dismiss": N_("Dismissed"), "remove": N_("Removed"), "sanction": N_("Sanctioned")}
+             "sanction": N_("Remove and sanction"),
+             "label": N_("Attach the debunk card (the message stays up)")}
+DECIDED = {"dismiss": N_("Dismissed"), "remove": N_("Removed"), "sanction": N_("Sanctioned"),
+           "label": N_("Labelled with a debunk")}
 MEMBER_KINDS = {"warning": N_("Warning"), "restrict": N_("Restrict functions"),
                 "mute": N_("Mute in this group"), "suspend": N_("Suspend"),
                 "blacklist": N_("Blacklist"), "group_warning": N_("Warn the group"),
@@ -75,10 +79,17 @@ def case_context(uow: UnitOfWork, me: Account, item_id: int) -> dict[str, Any]:
                    + [a["appeal"].decided_by for a in measures["statements"] if a["appeal"]])
     live = item.claimed_by is not None and item.claim_expires_at is not None \
         and item.claim_expires_at > uow.now()
+    message = detail["message"]
+    # The debunks the message may repeat, as the bank sees it now: what decision=label offers.
+    suggestions = [f.card for f in rumor_queries.suggested_debunks(uow, message["text"] or "")] \
+        if message is not None and item.decision is None else []
+    decisions = DECISIONS if message is not None else \
+        {k: v for k, v in DECISIONS.items() if k in ("dismiss", "sanction")}
     return {"detail": detail, "item": item, "measures": measures, "names": names,
             "claimed_by_me": live and item.claimed_by == me.id,
             "claimed_by_other": live and item.claimed_by != me.id,
-            "sources": SOURCES, "decisions": DECISIONS, "decided": DECIDED, "kinds": MEMBER_KINDS,
+            "sources": SOURCES, "decisions": decisions, "decided": DECIDED, "kinds": MEMBER_KINDS,
+            "suggestions": suggestions,
             "functions": FUNCTIONS, "subject_text": subject_text,
             # What automation found (a vote-buying pattern's envelopes, amounts, timing), as
             # the detector recorded it on the item.
@@ -129,11 +140,15 @@ def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _
            decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
            kind: Annotated[str, Form()] = "", hours: Annotated[str, Form()] = "",
            functions: Annotated[list[str], Form()] = [],  # noqa: B006
-           skip_warning_reason: Annotated[str, Form()] = "") -> Response:
+           skip_warning_reason: Annotated[str, Form()] = "",
+           debunk_id: Annotated[str, Form()] = "", debunk_other: Annotated[str, Form()] = "",
+           learn: Annotated[str, Form()] = "") -> Response:
     _ = gettext_for(language(request), OFFICER)
     values = {"decision": decision, "reason": reason[:MAX_REASON_FIELD], "kind": kind,
               "hours": hours[:12], "functions": functions,
-              "skip_warning_reason": skip_warning_reason[:MAX_REASON_FIELD]}
+              "skip_warning_reason": skip_warning_reason[:MAX_REASON_FIELD],
+              "debunk_id": debunk_id[:20], "debunk_other": debunk_other[:20],
+              "learn": learn[:4]}
     errors = FormErrors()
     if decision not in DECISIONS:
         errors.add("decision", _("Choose a decision."))
@@ -159,11 +174,25 @@ def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _
                 duration_seconds=duration * 3600 if duration is not None else None,
                 functions=tuple(Function(f) for f in functions),
                 skip_warning_reason=skip_warning_reason.strip() or None)
+    label = None
+    if decision == "label":
+        chosen = debunk_other.strip() or debunk_id.strip()
+        number = parse_positive(chosen, maximum=MAX_ID) if chosen else None
+        if chosen and number is None:
+            errors.add("debunk_other", _("Enter the debunk's number, 1 or more."))
+        label = review.LabelOrder(debunk_id=number, learn=learn == "1")
     if errors:
         return _case_failed(request, uow, me, item_id, errors, values)
     result = attempt(uow, lambda: review.do_decide(uow, acting=me, item_id=item_id,
                                                    decision=Decision(decision), reason=reason,
-                                                   sanction=order))
+                                                   sanction=order, label=label))
     if isinstance(result, QunguanError):
-        return _case_failed(request, uow, me, item_id, officer_explain(result, _), values)
+        errors = officer_explain(result, _)
+        if decision == "label" and (result.code == "not_found" or result.details.get(
+                "problem") in ("debunk_missing", "debunk_true")):
+            errors = FormErrors(code=result.code, details=dict(result.details))
+            errors.add("debunk_other", _("Choose a debunk that earns a card (false, "
+                                         "misleading or unverified): none matches, or this "
+                                         "number is not one."))
+        return _case_failed(request, uow, me, item_id, errors, values)
     return redirect(f"/officer/review/{item_id}?decided=1")
