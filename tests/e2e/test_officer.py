@@ -239,3 +239,52 @@ def test_dual_control_unmasking(server: LiveServer, browsers: Browsers) -> None:
     expect(stale.locator("#legal-name")).to_have_count(0)
     first.goto(request_url)
     expect(first.get_by_text("你已查看过")).to_be_visible()
+
+
+def test_reviewer_labels_a_paraphrase_and_the_bank_learns_it(server: LiveServer,
+                                                             browsers: Browsers) -> None:
+    from tests.e2e.server import load_bank
+    from tests.rumors.debunk_helpers import CHILD_PARAPHRASE
+
+    seed_people(server, ("officer", "founder", "member", "member2"))
+    group_id = make_group(server, "founder", ("member", "member2"))
+    load_bank(server)
+    # A paraphrase of a starter debunk: close enough for a reviewer, not for a card.
+    token = _api_token(server, "member")
+    r = httpx.post(f"{server.url}/api/groups/{group_id}/messages",
+                   headers={"Authorization": f"Bearer {token}"},
+                   json={"text": CHILD_PARAPHRASE, "confirm": True})
+    assert r.status_code == 201, r.text
+    assert not r.json()["labels"] or "cards" not in str(r.json()["labels"])
+
+    officer = browsers.page(viewport=DESKTOP)
+    log_in(officer, server.cast["officer"])
+    wait_for_item(officer, CHILD_PARAPHRASE)
+    officer.get_by_role("row").filter(has_text="发送后被标记").get_by_role("link").first.click()
+    expect(officer.get_by_role("heading", name="此消息可能重复的辟谣条目")).to_be_visible()
+    expect(officer.locator("#debunks .debunk")).to_contain_text("人贩子")
+    officer.get_by_role("button", name="认领").click()
+    officer.get_by_label("附上辟谣信息（消息保留）").check()
+    expect(officer.get_by_label("将此消息的说法学习为该辟谣条目的说法")).to_be_checked()
+    officer.get_by_label("理由", exact=True).fill("重复已辟谣的抢孩子谣言")
+    officer.get_by_role("button", name="作出决定").click()
+    expect(officer.get_by_role("status")).to_contain_text("已处理")
+    expect(officer.locator("dl.facts")).to_contain_text("已附辟谣信息")
+
+    # The bank learned the wording: the debunk's page lists it as learned from the review.
+    officer.goto("/officer/debunks?q=人贩子")
+    officer.locator("li a[href^='/officer/debunks/']").first.click()
+    phrasings = officer.locator("#phrasings")
+    expect(phrasings).to_contain_text(CHILD_PARAPHRASE)
+    expect(phrasings).to_contain_text("审核时学习")
+
+    # Members see the fact check on the message, and a new copy gets it when it is sent.
+    reader = browsers.page()
+    log_in(reader, server.cast["member2"])
+    reader.goto(f"/groups/{group_id}")
+    expect(reader.locator(".msg .debunk").first).to_contain_text("辟谣")
+    r = httpx.post(f"{server.url}/api/groups/{group_id}/messages",
+                   headers={"Authorization": f"Bearer {token}"},
+                   json={"text": CHILD_PARAPHRASE + "！！", "confirm": True})
+    assert r.status_code == 201, r.text
+    assert "debunk_id" in str(r.json()["labels"])
