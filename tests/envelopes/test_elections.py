@@ -252,7 +252,9 @@ def test_detectors_alert_from_the_outbox_with_evidence(api: Api, cast: Cast, app
     from qunguan.envelopes.models import EnvelopeAlert
 
     path = tmp_path / "thresholds.json"
-    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000}')
+    # 3 of the group's 5 members is 60%: the share set here, below the default.
+    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000, '
+                    '"fanout_share": 0.6}')
     app.state.settings.votebuying_thresholds_file = path
     app.state.settings.votebuying_at_send = False  # after the send only (see test_send_screening)
     topup(api, cast.founder, 10_000)

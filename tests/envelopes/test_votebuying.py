@@ -3,6 +3,7 @@ case and stays quiet on the normal look-alike next to it."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qunguan.envelopes.votebuying import (
+    Alert,
     Claim,
     ElectionInfo,
     EnvelopeRecord,
@@ -163,7 +165,7 @@ def test_thresholds_from_mapping_and_file(tmp_path: Path) -> None:
     assert Thresholds.from_file(None) == Thresholds()
     # The same records with a lower bar: a strict committee sees the small fan-out too.
     at = VOTE - timedelta(days=2)
-    small = [env(5, at, 6000, MEMBERS[:5], members=8)]
+    small = [env(5, at, 6000, MEMBERS[:6], members=8)]
     assert "fanout" not in patterns(small, 5, at + timedelta(hours=1))
     assert "fanout" in patterns(small, 5, at + timedelta(hours=1),
                                 t=Thresholds.from_mapping({"fanout_min_recipients": 3}))
@@ -206,3 +208,100 @@ def test_jump_needs_reach() -> None:
     assert "jump" not in patterns(few, 6, at + timedelta(hours=2))
     many = [*history, env(6, at, 20_000, MEMBERS[:12]), env(6, at, 20_000, MEMBERS[12:24])]
     assert "jump" in patterns(many, 6, at + timedelta(hours=2))
+
+
+# --- the election period withdraws the festival allowance ------------------------------------
+
+SPRING = datetime(2027, 2, 6, 4, 0, tzinfo=UTC)  # Spring Festival 2027, noon in China
+
+
+def _spring_fanout() -> list[EnvelopeRecord]:
+    """Four 50-yuan envelopes over the first Spring Festival days reaching 54 of 60 members:
+    200 yuan, which the festival allowance counts as 50 (below fanout_min_total_fen)."""
+    return [env(5, SPRING + timedelta(days=d), 5_000, MEMBERS[d * 12:d * 12 + 18])
+            for d in range(4)]
+
+
+def test_festival_fanout_counts_in_full_inside_the_election_period() -> None:
+    now = SPRING + timedelta(days=3, hours=1)
+    inside = election(starts_at=SPRING - timedelta(days=2), ends_at=SPRING + timedelta(days=20),
+                      vote_at=SPRING + timedelta(days=19))
+    found = detect(_spring_fanout(), [inside], sender_id=5, group_id=GROUP, now=now)
+    [fanout] = [a for a in found if a.pattern == "fanout"]
+    assert fanout.details["festival_in_full"] == 4
+    assert "inside the election period" in fanout.explanation
+    assert fanout.details["share"] == 0.9
+    # The same giving before the election period (in its lead) keeps the allowance.
+    ahead = election(starts_at=SPRING + timedelta(days=10), ends_at=SPRING + timedelta(days=30),
+                     vote_at=SPRING + timedelta(days=29))
+    assert "fanout" not in patterns(_spring_fanout(), 5, now, [ahead])
+    # festival_strict_lead_days starts the period earlier: then it counts in full there too.
+    early = Thresholds.from_mapping({"festival_strict_lead_days": 14.0})
+    assert "fanout" in patterns(_spring_fanout(), 5, now, [ahead], t=early)
+
+
+def test_festival_share_and_habit_still_apply_inside_the_election_period() -> None:
+    now = SPRING + timedelta(days=3, hours=1)
+    inside = election(starts_at=SPRING - timedelta(days=2), ends_at=SPRING + timedelta(days=20),
+                      vote_at=SPRING + timedelta(days=19))
+    # A festival window reaching 70% of the members (below fanout_festival_share) is not a
+    # fan-out, even at full amounts.
+    ordinary = [env(5, SPRING + timedelta(days=d), 10_000, MEMBERS[d * 10:d * 10 + 14])
+                for d in range(3)]
+    assert "fanout" not in patterns(ordinary, 5, now, [inside])
+    # A member who gave as much at last year's Spring Festival is giving as usual.
+    found = detect(_spring_fanout(), [inside], sender_id=5, group_id=GROUP, now=now,
+                   festival_totals={"spring:2026": 15_000})
+    assert "fanout" not in {a.pattern for a in found}
+    assert "fanout" in {a.pattern for a in detect(_spring_fanout(), [inside], sender_id=5,
+                                                  group_id=GROUP, now=now,
+                                                  festival_totals={"spring:2026": 0})}
+
+
+def test_festival_collusion_counts_inside_the_election_period_only() -> None:
+    targets = MEMBERS[:30]
+    records = []
+    for day in (0, 2):
+        for k, sender in enumerate((11, 12, 13)):
+            records.append(env(sender, SPRING + timedelta(days=day, minutes=10 * k), 3000,
+                               targets[k:k + 25]))
+    now = SPRING + timedelta(days=3)
+    inside = election(starts_at=SPRING - timedelta(days=2), ends_at=SPRING + timedelta(days=20),
+                      vote_at=SPRING + timedelta(days=19))
+    found = detect(records, [inside], sender_id=11, group_id=GROUP, now=now)
+    [collusion] = [a for a in found if a.pattern == "collusion"]
+    assert collusion.details["co_senders"] == [12, 13]
+    assert collusion.details["festival_in_full"] == 6
+    ahead = election(starts_at=SPRING + timedelta(days=10), ends_at=SPRING + timedelta(days=30),
+                     vote_at=SPRING + timedelta(days=29))
+    assert "collusion" not in patterns(records, 11, now, [ahead])
+
+
+def test_jump_reads_the_festival_habit() -> None:
+    # A member who gives little all year and 1,200 yuan to most of the group at Spring
+    # Festival, in the lead of an election, while the rest of the group is quiet.
+    history = [env(3, SPRING - timedelta(days=d), 300, MEMBERS[:3]) for d in range(20, 80, 10)]
+    burst = [env(3, SPRING + timedelta(days=d), 30_000, MEMBERS[d * 10:d * 10 + 20])
+             for d in range(4)]
+    now = SPRING + timedelta(days=3, hours=2)
+    ahead = election(starts_at=SPRING + timedelta(days=10), ends_at=SPRING + timedelta(days=30),
+                     vote_at=SPRING + timedelta(days=29))
+
+    def jump(totals: dict[str, int] | None) -> list[Alert]:
+        return [a for a in detect(history + burst, [ahead], sender_id=3, group_id=GROUP,
+                                  now=now, festival_totals=totals) if a.pattern == "jump"]
+
+    [alert] = jump(None)  # no history at the festival: a jump
+    assert alert.details["festival_habit_excluded_fen"] == 0
+    assert jump({"spring:2026": 60_000}) == []  # gave 600 yuan last year: their habit
+    [alert] = jump({"spring:2026": 20_000})  # 1,200 > 2 × 200 + 200: beyond it
+    assert alert.details["current_fen"] == 120_000
+
+
+def test_every_threshold_is_documented() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "envelopes.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+            for line in doc.splitlines() if line.startswith("| `")}
+    for f in dataclasses.fields(Thresholds):
+        assert f.name in rows, f"{f.name} is not in docs/envelopes.md"
+        assert float(rows[f.name]) == float(f.default), f.name  # type: ignore[arg-type]

@@ -34,19 +34,25 @@ election starts to its end) of an election covering the group:
 
 Festival days (Spring Festival from its eve to the Lantern Festival, New Year's Day, Labour
 Day, Dragon Boat, Mid-Autumn, National Day week; China time; ``festival_season`` names each
-season, e.g. "spring:2027") are normal peaks: fan-out, splitting and jump need
+season, e.g. "spring:2027") are normal peaks: a window of festival envelopes alone must reach
+``fanout_festival_share`` of the members to be a fan-out. Before the election period, festival
+envelopes also get the festival allowance: fan-out, splitting and jump need
 ``festival_multiplier`` times their amounts there (fan-out counts a festival envelope for
-1/``festival_multiplier`` of its amount, and a window of festival envelopes alone must reach
-``fanout_festival_share`` of the members), and envelopes sent on them count neither as rounds
-nor for collusion. The candidate pattern ignores festivals.
+1/``festival_multiplier`` of its amount), and they count neither as rounds nor for collusion.
+Inside the election period (from ``festival_strict_lead_days`` before the election starts to
+its end: PAY-3's period, when the group's envelopes are watched most closely) the allowance is
+withdrawn: a festival envelope counts for its full amount and as a round or for collusion like
+any other; the festival share and the sender's habit (below) still apply there. The candidate
+pattern ignores festivals.
 
 A sender's own festival habit separates a generous festival giver from a festival cover:
 given ``festival_totals`` (what the sender gave in this group at each earlier festival
 season, which the server keeps per sender, group and season), the festival envelopes of a
 season in which the sender has given so far at most ``festival_habit_factor`` times their
 largest total at the same festival in the ``festival_habit_years`` years before, plus
-``festival_habit_slack_fen``, are their usual giving and do not count towards fan-out. A
-sender with no such history has no habit: their festival envelopes count as above.
+``festival_habit_slack_fen``, are their usual giving and count neither towards fan-out nor
+towards a jump. A sender with no such history has no habit: their festival envelopes count as
+above.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ class Thresholds:
     history_days: float = 90.0
     candidate_min_fen: int = 1
     fanout_window_hours: float = 168.0
-    fanout_share: float = 0.6
+    fanout_share: float = 0.65
     fanout_min_recipients: int = 10
     fanout_min_total_fen: int = 6_000
     fanout_festival_share: float = 0.75
@@ -139,6 +145,7 @@ class Thresholds:
     festival_habit_factor: float = 2.0
     festival_habit_years: int = 2
     festival_habit_slack_fen: int = 20_000
+    festival_strict_lead_days: float = 0.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Thresholds:
@@ -236,6 +243,32 @@ def earlier_seasons(season: str, years: int) -> list[str]:
     return [f"{kind}:{int(year) - k}" for k in range(1, years + 1)]
 
 
+@dataclass(frozen=True)
+class _Allowance:
+    """Where one election withdraws the festival allowance: inside its election period, from
+    ``festival_strict_lead_days`` before it starts to its end."""
+
+    period_from: datetime
+    period_to: datetime
+
+    @classmethod
+    def of(cls, election: ElectionInfo, t: Thresholds) -> _Allowance:
+        return cls(election.starts_at - timedelta(days=t.festival_strict_lead_days),
+                   election.ends_at)
+
+    def applies(self, ts: datetime) -> bool:
+        """Whether an envelope sent at ``ts`` gets the festival allowance: a festival day
+        before the election period."""
+        return is_festival(ts) and not self.period_from <= ts <= self.period_to
+
+    def factor(self, r: EnvelopeRecord, t: Thresholds) -> float:
+        return t.festival_multiplier if self.applies(r.ts) else 1.0
+
+    def in_full(self, used: Sequence[EnvelopeRecord]) -> int:
+        """How many of ``used`` are festival envelopes counted in full (inside the period)."""
+        return sum(1 for r in used if is_festival(r.ts) and not self.applies(r.ts))
+
+
 # --- detection --------------------------------------------------------------------------------
 
 
@@ -277,12 +310,13 @@ def detect(records: Sequence[EnvelopeRecord], elections: Sequence[ElectionInfo],
         mine = sorted((r for r in window if r.sender_id == sender_id), key=lambda r: r.ts)
         if not mine:
             continue
-        args = (election, mine, now, t)
+        allowance = _Allowance.of(election, t)
+        args = (election, mine, now, t, allowance)
         habitual = _habitual_seasons(mine, seen, festival_totals or {}, now, t)
-        for found in (_candidate(*args), _fanout(*args, habitual), _rounds(*args),
-                      _splitting(*args),
-                      _collusion(election, mine, window, now, t),
-                      _jump(election, mine, seen, now, t)):
+        for found in (_candidate(election, mine, now, t), _fanout(*args, habitual),
+                      _rounds(*args), _splitting(*args),
+                      _collusion(election, mine, window, now, t, allowance),
+                      _jump(election, mine, seen, now, t, allowance, habitual)):
             if found is not None:
                 out.append(found)
     return out
@@ -316,10 +350,6 @@ def _candidate(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime
                   "its window.", role=role, candidate_id=candidate)
 
 
-def _festival_factor(r: EnvelopeRecord, t: Thresholds) -> float:
-    return t.festival_multiplier if is_festival(r.ts) else 1.0
-
-
 def _habitual_seasons(mine: list[EnvelopeRecord], seen: list[EnvelopeRecord],
                       earlier: Mapping[str, int], now: datetime,
                       t: Thresholds) -> dict[str, dict[str, int]]:
@@ -342,7 +372,8 @@ def _habitual_seasons(mine: list[EnvelopeRecord], seen: list[EnvelopeRecord],
 
 
 def _fanout(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
-            t: Thresholds, habitual: Mapping[str, Mapping[str, int]]) -> Alert | None:
+            t: Thresholds, allowance: _Allowance,
+            habitual: Mapping[str, Mapping[str, int]]) -> Alert | None:
     since = now - timedelta(hours=t.fanout_window_hours)
     # A festival envelope within the sender's own habit at that festival is their usual
     # giving, not a fan-out: it does not count.
@@ -354,26 +385,32 @@ def _fanout(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
         recipients |= r.recipients(now)
     members = max(r.group_member_count for r in used) or 1
     total = sum(r.amount_fen for r in used)
-    # Festival envelopes count for 1/festival_multiplier of their amount; only a window of
-    # festival envelopes alone needs the festival share of the members.
-    weighted = sum(r.amount_fen / _festival_factor(r, t) for r in used)
+    # Festival envelopes before the election period count for 1/festival_multiplier of their
+    # amount, inside it in full; a window of festival envelopes alone needs the festival share
+    # of the members.
+    weighted = sum(r.amount_fen / allowance.factor(r, t) for r in used)
     peak = all(is_festival(r.ts) for r in used)
     share = len(recipients) / members
     needed_share = t.fanout_festival_share if peak else t.fanout_share
     if (len(recipients) >= t.fanout_min_recipients and share >= needed_share
             and weighted >= t.fanout_min_total_fen):
+        in_full = allowance.in_full(used)
         return _alert("fanout", election, used, now,
                       f"{len(used)} envelope(s) worth {_yuan(total)} yuan from one sender "
                       f"reached {len(recipients)} of the group's {members} members "
-                      f"({share:.0%}) within {t.fanout_window_hours:g} hours.",
-                      recipients=sorted(recipients), members=members, share=round(share, 3))
+                      f"({share:.0%}) within {t.fanout_window_hours:g} hours."
+                      + (f" {in_full} of them were sent on festival days inside the election "
+                         "period, where festival envelopes count in full." if in_full else ""),
+                      recipients=sorted(recipients), members=members, share=round(share, 3),
+                      festival_in_full=in_full,
+                      festival_habit={k: dict(v) for k, v in habitual.items()})
     return None
 
 
 def _rounds(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
-            t: Thresholds) -> Alert | None:
+            t: Thresholds, allowance: _Allowance) -> Alert | None:
     since = election.vote_at - timedelta(days=t.rounds_window_days)
-    used = [r for r in mine if since <= r.ts <= election.vote_at and not is_festival(r.ts)
+    used = [r for r in mine if since <= r.ts <= election.vote_at and not allowance.applies(r.ts)
             and len(r.recipients(now)) >= t.rounds_min_recipients]
     if len(used) < t.rounds_min:
         return None
@@ -387,14 +424,15 @@ def _rounds(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
     return _alert("rounds", election, used, now,
                   f"{len(used)} rounds of envelopes before the vote reached largely the same "
                   f"members (mean overlap {mean:.0%} round to round).",
-                  recipients=sorted(repeat), mean_overlap=round(mean, 3))
+                  recipients=sorted(repeat), mean_overlap=round(mean, 3),
+                  festival_in_full=allowance.in_full(used))
 
 
 def _splitting(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime,
-               t: Thresholds) -> Alert | None:
+               t: Thresholds, allowance: _Allowance) -> Alert | None:
     since = now - timedelta(hours=t.split_window_hours)
     used = [r for r in mine if r.ts >= since]
-    factor = max((_festival_factor(r, t) for r in used), default=1.0)
+    factor = max((allowance.factor(r, t) for r in used), default=1.0)
     total = sum(r.amount_fen for r in used)
     if len(used) >= t.split_min_envelopes * factor and total >= t.split_min_total_fen:
         recipients: set[int] = set()
@@ -409,15 +447,16 @@ def _splitting(election: ElectionInfo, mine: list[EnvelopeRecord], now: datetime
 
 
 def _collusion(election: ElectionInfo, mine: list[EnvelopeRecord],
-               window: list[EnvelopeRecord], now: datetime, t: Thresholds) -> Alert | None:
+               window: list[EnvelopeRecord], now: datetime, t: Thresholds,
+               allowance: _Allowance) -> Alert | None:
     sender = mine[0].sender_id
     reach = timedelta(minutes=t.collusion_window_minutes)
-    others = [r for r in window if r.sender_id != sender and not is_festival(r.ts)
+    others = [r for r in window if r.sender_id != sender and not allowance.applies(r.ts)
               and len(r.recipients(now)) >= t.collusion_min_recipients]
     occasions: dict[int, list[tuple[EnvelopeRecord, EnvelopeRecord]]] = {}
     for r in mine:
         ours = r.recipients(now)
-        if is_festival(r.ts) or len(ours) < t.collusion_min_recipients:
+        if allowance.applies(r.ts) or len(ours) < t.collusion_min_recipients:
             continue
         for o in others:
             if abs(o.ts - r.ts) <= reach and _jaccard(ours, o.recipients(now)) >= \
@@ -441,7 +480,8 @@ def _collusion(election: ElectionInfo, mine: list[EnvelopeRecord],
     return _alert("collusion", election, used, now,
                   f"The sender and {len(partners)} other sender(s) sent envelopes to largely "
                   f"the same members within {t.collusion_window_minutes:g} minutes of each "
-                  "other, repeatedly.", co_senders=sorted(partners), recipients=sorted(shared))
+                  "other, repeatedly.", co_senders=sorted(partners), recipients=sorted(shared),
+                  festival_in_full=allowance.in_full(used))
 
 
 def _window_totals(records: Sequence[EnvelopeRecord], end: datetime, days: float,
@@ -455,14 +495,20 @@ def _window_totals(records: Sequence[EnvelopeRecord], end: datetime, days: float
 
 
 def _jump(election: ElectionInfo, mine: list[EnvelopeRecord], seen: list[EnvelopeRecord],
-          now: datetime, t: Thresholds) -> Alert | None:
+          now: datetime, t: Thresholds, allowance: _Allowance,
+          habitual: Mapping[str, Mapping[str, int]]) -> Alert | None:
     sender = mine[0].sender_id
-    own = [r for r in seen if r.sender_id == sender]
+    since = now - timedelta(days=t.jump_window_days)
+    # The window's festival envelopes within the sender's own habit at that festival are
+    # their usual giving: they do not make a jump (the baseline before the window is kept).
+    excused = {r.envelope_id for r in seen if r.sender_id == sender and r.ts > since
+               and festival_season(r.ts) in habitual}
+    own = [r for r in seen if r.sender_id == sender and r.envelope_id not in excused]
     current, usual = _window_totals(own, now, t.jump_window_days, t.history_days)
-    used = [r for r in mine if r.ts > now - timedelta(days=t.jump_window_days)]
+    used = [r for r in mine if r.ts > since and r.envelope_id not in excused]
     if not used:
         return None
-    factor = max(_festival_factor(r, t) for r in used)
+    factor = max(allowance.factor(r, t) for r in used)
     needed = max(t.jump_min_total_fen * factor, t.jump_factor * usual)
     if current < needed:
         return None
@@ -473,14 +519,18 @@ def _jump(election: ElectionInfo, mine: list[EnvelopeRecord], seen: list[Envelop
     if len(reached) < t.jump_min_share * members:
         return None  # a large gift to a few is not buying a vote
     group_now, group_usual = _window_totals(seen, now, t.jump_window_days, t.history_days)
-    group_others = group_now - current
+    group_others = group_now - current - sum(r.amount_fen for r in seen
+                                             if r.envelope_id in excused)
     if group_usual > 0 and group_others >= t.group_peak_factor * group_usual:
         return None  # the whole group is at a peak: seasonal, not this sender
     return _alert("jump", election, used, now,
                   f"The sender's red envelopes in this group over {t.jump_window_days:g} days "
                   f"({_yuan(current)} yuan) are {current / max(usual, 1):.1f} times their usual "
                   f"({_yuan(int(usual))} yuan per such window), while the rest of the group is "
-                  "not at a seasonal peak.", usual_fen=int(usual), current_fen=current)
+                  "not at a seasonal peak.", usual_fen=int(usual), current_fen=current,
+                  festival_habit_excluded_fen=sum(r.amount_fen for r in seen
+                                                  if r.envelope_id in excused),
+                  festival_in_full=allowance.in_full(used))
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:
