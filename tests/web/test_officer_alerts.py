@@ -23,7 +23,9 @@ def test_alerts_show_the_finding_its_evidence_and_its_case(web: Web, api: Api, c
     web.as_(cast.officer)
     assert "没有红包预警。" in web.get("/officer/alerts").text
     path = tmp_path / "thresholds.json"
-    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000}')
+    # 3 of the group's 5 members is 60%: the share set here, below the default.
+    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000, '
+                    '"fanout_share": 0.6}')
     app.state.settings.votebuying_thresholds_file = path
     # The alerts of the detectors after the claims (the outbox's); at send time this envelope
     # would be held before anyone could claim it (tests/envelopes/test_send_screening.py).
