@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,12 @@ def test_elections_and_the_envelope_detector_seam(tmp_path: Path) -> None:
                          "业主群,2024-07-01,2024-07-02,\n", encoding="utf-8")
     seen: list[tuple[list[EnvelopeRecord], list[Election]]] = []
 
-    def detector(records: list[EnvelopeRecord], periods: list[Election]) -> list[dict[str, Any]]:
-        seen.append((records, periods))
+    def detector(records: Sequence[EnvelopeRecord],
+                 periods: list[Election]) -> list[dict[str, Any]]:
+        # The records are read from disk while the detector runs: keep a copy to look at.
+        seen.append((list(records), periods))
+        assert [records[i] for i in range(len(records))] == seen[-1][0]
+        assert [(r.ts, r.id) for r in records] == sorted((r.ts, r.id) for r in records)
         return [{"rule": "test.big_envelope", "group": r.group, "time": r.ts.isoformat(),
                  "message_ids": [r.id], "evidence": {"amount_fen": r.amount_fen}}
                 for r in records if (r.amount_fen or 0) >= 1_000_000]

@@ -5,15 +5,19 @@ what needs the order of the stream (the flood count: a sender's messages in the 
 minute before; whether it is the sender's first message in the group), and hands chunks of
 messages to ``--workers`` processes, each with its own ``screener.Screener`` (the policy
 pack, the detectors, the debunk bank). Results come back in order; the main process writes
-each finding to ``findings.jsonl`` at once and keeps only what the report needs: counts per
-group and day, a bounded number of flagged messages per group with two messages of context
-on each side, the messages that repeat a debunked claim (for clustering), and the red
-envelopes. Memory therefore grows with the number of groups, senders, flagged messages and
-envelopes, not with the number of messages; at most ``workers × 2`` chunks are in flight.
+each finding to ``findings.jsonl`` at once and keeps in memory only counts per group and day
+and the state of senders active in the last minute; what it keeps per message (a bounded
+number of flagged messages per group with two messages of context on each side, the recalled
+ids, the messages that repeat a debunked claim, for clustering, and the red envelopes) goes to
+a temporary SQLite database (``spill.Spill``). Memory during the stream therefore grows with
+the number of groups and (group, sender) pairs, not with the number of messages; at most
+``workers × 2`` chunks are in flight (``_screened`` does not read ahead of them).
 
-At the end, the rumour copies are clustered with rumours' ``cluster_messages`` (the code of
-``qunguan rumors cascades``), vote-buying detectors registered in ``elections`` run over the
-envelope records, and ``report.html`` is written.
+At the end, the rumour copies are read back and clustered with rumours' ``cluster_messages``
+(the code of ``qunguan rumors cascades``; this step holds every copy, so its memory grows with
+their number, at most ``MAX_RUMOUR_COPIES``), vote-buying detectors registered in
+``elections`` run over the envelope records read from disk in time order, and
+``report.html`` is rendered straight to its file, the examples read group by group.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import json
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,6 +53,7 @@ from qunguan.importers.screener import (
     load_pack,
     screen_chunk,
 )
+from qunguan.importers.spill import Spill
 from qunguan.importers.stream import Archive, StrictStop
 from qunguan.rumors.cascades import Message, cluster_messages
 
@@ -92,7 +97,8 @@ class GroupStats:
     first: datetime | None = None
     last: datetime | None = None
     senders: set[str] = field(default_factory=set)
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    shown: int = 0  # flagged messages kept (on disk) to show in context, at most
+    # EXAMPLES_PER_GROUP
 
 
 @dataclass
@@ -108,18 +114,17 @@ class Tally:
     rules: Counter[tuple[str, str]] = field(default_factory=Counter)
     pii: Counter[str] = field(default_factory=Counter)
     pii_groups: Counter[str] = field(default_factory=Counter)
-    rumour_copies: list[Message] = field(default_factory=list)
+    rumour_copies: int = 0  # kept (on disk) for clustering
     rumour_dropped: int = 0
-    debunk_of: dict[str, str] = field(default_factory=dict)
-    envelopes: list[EnvelopeRecord] = field(default_factory=list)
+    envelopes: int = 0  # red envelopes and transfers (their records on disk)
     envelope_days: dict[str, Counter[date]] = field(default_factory=dict)
     envelope_fen: dict[str, Counter[date]] = field(default_factory=dict)
     envelope_unknown_amount: Counter[str] = field(default_factory=Counter)
-    recalled: set[str] = field(default_factory=set)
     errors: list[ReadError] = field(default_factory=list)
     error_count: int = 0
     before: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
-    waiting: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Examples still collecting the lines after them, with their number in the group.
+    waiting: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     flood: dict[tuple[str, str], deque[datetime]] = field(default_factory=dict)
     seen_senders: set[tuple[str, str]] = field(default_factory=set)
     since_purge: int = 0
@@ -179,10 +184,11 @@ def _kind_of(hit: dict[str, Any]) -> str:
 
 class Run:
     def __init__(self, options: AuditOptions, findings: TextIO,
-                 on_error: Callable[[ReadError], None] | None) -> None:
+                 on_error: Callable[[ReadError], None] | None, spill: Spill) -> None:
         self.options = options
         self.findings = findings
         self.on_error = on_error
+        self.spill = spill
         self.tally = Tally(Pseudonyms(options.key, keep_map=options.reveal_map is not None))
         self.errors_file: TextIO | None = None
 
@@ -221,7 +227,7 @@ class Run:
                 t.messages += 1
                 stats.messages += 1
             if event.kind == "recall" and event.recalled_id:
-                t.recalled.add(event.recalled_id)
+                self.spill.add_recalled(event.recalled_id)
             if event.kind in ("red_envelope", "transfer"):
                 self._envelope(event, group, sender)
             line = {"id": event.id, "sender": sender, "time": iso_utc(event.ts),
@@ -229,14 +235,26 @@ class Run:
                     # System and membership lines name members: not shown.
                     "text": _excerpt(event.content) if event.content and (
                         event.kind in TEXT_KINDS or event.kind == "red_envelope") else ""}
-            for waiting in t.waiting.get(group, ()):
-                waiting["after"].append(line)
-            t.waiting[group] = [w for w in t.waiting.get(group, ())
-                                if len(w["after"]) < CONTEXT]
+            waiting = t.waiting.get(group)
+            if waiting:
+                for _, example in waiting:
+                    example["after"].append(line)
+                self._store([w for w in waiting if len(w[1]["after"]) >= CONTEXT], group)
+                waiting[:] = [w for w in waiting if len(w[1]["after"]) < CONTEXT]
             outcome = outcomes.get(index)
             if outcome is not None:
                 self._flagged(event, outcome, stats, group, sender, line)
             t.before.setdefault(group, deque(maxlen=CONTEXT)).append(line)
+
+    def _store(self, examples: Iterable[tuple[int, dict[str, Any]]], group: str) -> None:
+        for seq, example in examples:
+            self.spill.add_example(group, seq, example)
+
+    def finish(self) -> None:
+        """The end of the stream: examples short of lines after them are stored as they are."""
+        for group, waiting in self.tally.waiting.items():
+            self._store(waiting, group)
+        self.tally.waiting.clear()
 
     def _envelope(self, event: ArchiveEvent, group: str, sender: str) -> None:
         t = self.tally
@@ -247,17 +265,18 @@ class Run:
                 t.envelope_unknown_amount[group] += 1
             else:
                 t.envelope_fen.setdefault(group, Counter())[day] += event.amount_fen
-        t.envelopes.append(EnvelopeRecord(event.id, event.kind, group, sender, event.ts,
-                                          event.amount_fen, event.parts))
+        t.envelopes += 1
+        self.spill.add_envelope(EnvelopeRecord(event.id, event.kind, group, sender, event.ts,
+                                               event.amount_fen, event.parts))
 
     def _flagged(self, event: ArchiveEvent, outcome: Outcome, stats: GroupStats, group: str,
                  sender: str, line: dict[str, Any]) -> None:
         t = self.tally
         if outcome.debunk is not None:
-            if len(t.rumour_copies) < MAX_RUMOUR_COPIES:
-                t.debunk_of[event.id] = outcome.debunk[0]
-                t.rumour_copies.append(Message(event.id, event.content, event.ts, group, sender,
-                                               None))
+            if t.rumour_copies < MAX_RUMOUR_COPIES:
+                t.rumour_copies += 1
+                self.spill.add_copy(Message(event.id, event.content, event.ts, group, sender,
+                                            None), outcome.debunk[0])
             else:
                 t.rumour_dropped += 1
         if not outcome.hits:
@@ -279,12 +298,12 @@ class Run:
                         "line": event.line, "evidence": {
                             "detectors": hit["detectors"], "reason": hit["reason_en"],
                             "signals": hit["signals"], "excerpt": line["text"]}})
-        if len(stats.examples) < EXAMPLES_PER_GROUP:
+        if stats.shown < EXAMPLES_PER_GROUP:
             example = {**line, "rules": [h["rule"] for h in outcome.hits],
                        "kinds": sorted(set(kinds)), "before": list(t.before.get(group, ())),
                        "after": []}
-            stats.examples.append(example)
-            t.waiting.setdefault(group, []).append(example)
+            t.waiting.setdefault(group, []).append((stats.shown, example))
+            stats.shown += 1
 
 
 def _chunks(archive: Archive, tally: Tally) -> Iterator[tuple[list[ArchiveEvent], list[Item]]]:
@@ -326,6 +345,10 @@ def _screened(chunks: Iterator[tuple[list[ArchiveEvent], list[Item]]], options: 
             yield done_events, keep(future.result()), n
 
 
+def _no_examples(group: str) -> Iterable[dict[str, Any]]:
+    return ()
+
+
 @dataclass
 class AuditSummary:
     tally: Tally
@@ -340,6 +363,9 @@ class AuditSummary:
     bank: str
     strict_stopped: str | None = None
     read_seconds: float = 0.0  # reading and screening the stream; the rest is the report
+    # A group's flagged messages shown in context (read from the spill while the report is
+    # written; empty once ``run_audit`` has returned).
+    examples: Callable[[str], Iterable[dict[str, Any]]] = field(default=_no_examples)
 
 
 def run_audit(options: AuditOptions, *,
@@ -352,14 +378,16 @@ def run_audit(options: AuditOptions, *,
     clock = time.monotonic()
     elections = read_elections(options.elections) if options.elections else []
     pack = load_pack(options.policy)  # validate in the parent before any worker starts
-    bank, _ = load_bank(options.bank)
-    probe = Screener(pack, bank, {}, options.category)
+    # The workers load their own bank; the main process only checks it and asks which
+    # detectors cannot run, then lets it go.
+    skipped = Screener(pack, load_bank(options.bank)[0], {}, options.category).skipped
     workers = options.workers or os.cpu_count() or 1
     options.out.mkdir(parents=True, exist_ok=True)
     stopped = None
-    with (options.out / "findings.jsonl").open("w", encoding="utf-8") as findings, \
+    with Spill() as spill, \
+            (options.out / "findings.jsonl").open("w", encoding="utf-8") as findings, \
             (options.out / "errors.txt").open("w", encoding="utf-8") as errors_file:
-        run = Run(options, findings, on_error)
+        run = Run(options, findings, on_error, spill)
         run.errors_file = errors_file
         archive = Archive(options.files, options.fmt, options.strict, run.error)
         try:
@@ -370,30 +398,41 @@ def run_audit(options: AuditOptions, *,
                     on_progress(archive, run.tally)
         except StrictStop as exc:
             stopped = str(exc.error)
+        run.finish()
         read_seconds = time.monotonic() - clock
         clusters = _clusters(run)
         envelope_findings = _envelope_findings(run, elections)
-    if options.reveal_map is not None:
-        run.tally.pseudonyms.write_map(options.reveal_map)
-    summary = AuditSummary(run.tally, clusters, envelope_findings, elections, options, started,
-                           time.monotonic() - clock, probe.skipped,
-                           f"{pack.name} (version {pack.version}, {pack.digest[:12]})"
-                           if options.policy is None else f"{pack.name} from {options.policy}",
-                           str(options.bank) if options.bank else
-                           "the shipped starter bank", stopped, read_seconds)
-    write_report(summary, options.out / "report.html")
+        findings.close()
+        errors_file.close()
+        if options.reveal_map is not None:
+            run.tally.pseudonyms.write_map(options.reveal_map)
+        summary = AuditSummary(run.tally, clusters, envelope_findings, elections, options,
+                               started, time.monotonic() - clock, skipped,
+                               f"{pack.name} (version {pack.version}, {pack.digest[:12]})"
+                               if options.policy is None else
+                               f"{pack.name} from {options.policy}",
+                               str(options.bank) if options.bank else
+                               "the shipped starter bank", stopped, read_seconds,
+                               spill.examples)
+        write_report(summary, options.out / "report.html")
+    summary.examples = _no_examples
     return summary
 
 
 def _clusters(run: Run) -> list[dict[str, Any]]:
     """Rumour copies clustered as ``qunguan rumors cascades`` does; one finding each."""
-    t = run.tally
-    if not t.rumour_copies:
+    if not run.tally.rumour_copies:
         return []
-    cluster_of = cluster_messages(t.rumour_copies)
+    copies: list[Message] = []
+    debunk_of: dict[str, str] = {}
+    for m, debunk_id in run.spill.copies():
+        copies.append(m)
+        debunk_of[m.id] = debunk_id
+    cluster_of = cluster_messages(copies)
     members: dict[str, list[Message]] = {}
-    for m in t.rumour_copies:
+    for m in copies:
         members.setdefault(cluster_of[m.id], []).append(m)
+    del copies
     out: list[dict[str, Any]] = []
     for cluster_id, ms in members.items():
         ms.sort(key=lambda m: (m.ts, m.id))
@@ -401,7 +440,7 @@ def _clusters(run: Run) -> list[dict[str, Any]]:
         reached: dict[str, datetime] = {}
         for m in ms:
             reached.setdefault(m.group, m.ts)
-        debunks = Counter(t.debunk_of.get(m.id, "") for m in ms).most_common(1)
+        debunks = Counter(debunk_of.get(m.id, "") for m in ms).most_common(1)
         cluster: dict[str, Any] = {"cluster": cluster_id, "copies": len(ms), "groups": len(reached),
                    "senders": len({m.sender for m in ms if m.sender}),
                    "first": {"id": first.id, "group": first.group, "sender": first.sender,
@@ -428,8 +467,7 @@ def _envelope_findings(run: Run, elections: list[Election]) -> list[dict[str, An
     wanted = [Election(_match_group(e.group, by_name), e.start, e.end, e.name,
                        tuple(t.pseudonyms.of(c) for c in e.candidates)) for e in elections]
     # The senders seen in a group stand in for its membership, which exports rarely list.
-    records = sorted((replace(r, group_members=len(t.groups[r.group].senders))
-                      for r in t.envelopes), key=lambda r: (r.ts, r.id))
+    records = run.spill.envelopes({g: len(s.senders) for g, s in t.groups.items()})
     out: list[dict[str, Any]] = []
     for name, detector in envelope_detectors().items():
         for finding in detector(records, wanted):

@@ -11,7 +11,7 @@ declared candidates, separated by ``;``).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -86,8 +86,10 @@ class EnvelopeRecord:
 
 # Vote-buying detectors: a function from the envelope records of an archive (in time order)
 # and the election periods to findings ({"rule", "message_ids", "group", "time",
-# "evidence"}). Registered through ``register_envelope_detector``.
-EnvelopeDetector = Callable[[list[EnvelopeRecord], list[Election]], list[dict[str, Any]]]
+# "evidence"}). Registered through ``register_envelope_detector``. The records are a
+# read-only sequence read from disk as it is walked (the audit does not hold them in
+# memory): a detector should keep only the records it needs.
+EnvelopeDetector = Callable[[Sequence[EnvelopeRecord], list[Election]], list[dict[str, Any]]]
 _DETECTORS: dict[str, EnvelopeDetector] = {}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -36,24 +37,36 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def votebuying_findings(records: list[EnvelopeRecord],
+def votebuying_findings(records: Sequence[EnvelopeRecord],
                         elections: list[Election]) -> list[dict[str, Any]]:
     # Imported by name: this branch of the code base may not have the module yet.
     vb: Any = importlib.import_module(MODULE)
 
-    usable = [r for r in records if r.kind == "red_envelope" and r.amount_fen is not None]
-    if not usable or not elections:
+    if not elections:
         return []
+    # Only the groups of an election are asked about: the other groups' envelopes are walked
+    # (to number senders and groups as before) but not kept.
+    wanted = {e.group for e in elections}
+    usable: list[str] = []  # message ids of the kept records, by envelope_id
     senders: dict[str, int] = {}
     groups: dict[str, int] = {}
     by_group: dict[int, list[Any]] = {}
-    for index, r in enumerate(usable):
-        record = vb.EnvelopeRecord(
-            envelope_id=index, sender_id=senders.setdefault(r.sender, len(senders) + 1),
-            group_id=groups.setdefault(r.group, len(groups) + 1),
+    index = -1
+    for r in records:
+        if r.kind != "red_envelope" or r.amount_fen is None:
+            continue
+        index += 1
+        sender_id = senders.setdefault(r.sender, len(senders) + 1)
+        group_id = groups.setdefault(r.group, len(groups) + 1)
+        if r.group not in wanted:
+            continue
+        by_group.setdefault(group_id, []).append(vb.EnvelopeRecord(
+            envelope_id=len(usable), sender_id=sender_id, group_id=group_id,
             amount_fen=r.amount_fen or 0, parts=r.parts or 1, ts=r.ts,
-            group_member_count=r.group_members or 0)
-        by_group.setdefault(record.group_id, []).append(record)
+            group_member_count=r.group_members or 0))
+        usable.append(r.id)
+    if index < 0:
+        return []
     thresholds = vb.Thresholds()
     alerts: dict[str, Any] = {}
     for number, e in enumerate(elections, 1):
@@ -82,7 +95,7 @@ def votebuying_findings(records: list[EnvelopeRecord],
         out.append({
             "rule": f"votebuying.{alert.pattern}", "group": group_of[alert.group_id],
             "time": _iso(alert.first_at), "sender": pseudonym[alert.sender_id],
-            "message_ids": [usable[i].id for i in alert.envelope_ids],
+            "message_ids": [usable[i] for i in alert.envelope_ids],
             "evidence": {"explanation": alert.explanation,
                          "election": elections[alert.election_id - 1].name or
                          elections[alert.election_id - 1].group,

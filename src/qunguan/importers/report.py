@@ -69,9 +69,14 @@ def write_report(summary: AuditSummary, path: Path) -> None:
          for c in clusters[:CLUSTERS_CHARTED]],
         title="Groups reached by each rumour cluster over time")
     groups = sorted(t.groups.items(), key=lambda kv: (-kv[1].flagged, -kv[1].messages, kv[0]))
-    html = _ENV.get_template("audit_report.html").render(
+    # Rendered piece by piece into the file, the examples read group by group: the page grows
+    # with the groups and their flagged messages, and holding it whole (and its encoded copy)
+    # was the main process's peak at the end of a large audit.
+    pieces = _ENV.get_template("audit_report.html").generate(
         s=summary, t=t, o=summary.options, groups=groups, clusters=clusters,
         cluster_chart=chart, group_chart=group_chart, span=span_text,
+        examples=summary.examples,
         envelopes=_envelope_sections(summary), detectors=sorted(envelope_detectors()),
         generated=summary.started.strftime("%Y-%m-%d %H:%M UTC"))
-    path.write_text(html, encoding="utf-8")
+    with path.open("w", encoding="utf-8") as f:
+        f.writelines(pieces)
