@@ -20,6 +20,7 @@ from qunguan.importers.elections import (
     register_envelope_detector,
     unregister_envelope_detector,
 )
+from qunguan.importers.screener import Item, Screener, load_bank, load_pack
 from qunguan.screening.policy import DEFAULT_PACK_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -309,3 +310,19 @@ def test_flood_state_forgets_windows_from_another_files_later_times(
         assert item is not None
         assert item.recent == 0
     assert set(tally.flood) == {("g", "t")}
+
+
+def test_the_text_cache_tells_a_first_message_from_a_later_one() -> None:
+    """The links detector reads whether the message is the sender's first in the group: a
+    text seen first as a later message must still be flagged as someone's first (and the
+    other way round), whichever worker saw it before."""
+    bank, entries = load_bank(None)
+    screener = Screener(load_pack(None), bank, entries)
+    text = "大家看看这个 https://example.com/offer"
+
+    def rules(first: bool) -> set[str]:
+        return {h["rule"] for h in screener.screen(Item(0, text, False, 0, first)).hits}
+
+    assert "links.first_message" not in rules(False)
+    assert "links.first_message" in rules(True)
+    assert "links.first_message" not in rules(False)

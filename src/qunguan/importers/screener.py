@@ -25,7 +25,10 @@ from qunguan.screening.policy import CompiledPack, compile_pack, parse_pack, rea
 
 STARTER_BANK = Path(__file__).resolve().parent.parent / "rumors" / "data" / "starter_bank.jsonl"
 DEBUNK_DETECTORS = frozenset({"debunk", "debunk_review"})
-# Detectors that read only the text are memoised by text: forwarded copies repeat it.
+# The text detectors' signals are memoised by what they read of the context (forwarded copies
+# repeat a text): the text, whether it is a forward, and whether it is the sender's first
+# message in the group (the links detector reads it). By text alone, the first cached answer
+# stood for both, and which one came first depended on how chunks fell to the workers.
 _CACHE_SIZE = 20_000
 # No detector here touches the database; the ones that would are skipped.
 _NO_DATABASE = cast(UnitOfWork, None)
@@ -119,14 +122,15 @@ class Screener:
                 self.flood = found
             else:
                 self.text_detectors.append(found)
-        self._signals: OrderedDict[str, tuple[list[Signal], tuple[str, float] | None]] = \
-            OrderedDict()
+        self._signals: OrderedDict[tuple[str, str, bool],
+                                   tuple[list[Signal], tuple[str, float] | None]] = OrderedDict()
 
     def _text_signals(self, context: ScreeningContext
                       ) -> tuple[list[Signal], tuple[str, float] | None]:
-        cached = self._signals.get(context.text)
+        key = (context.text, context.action, context.first_in_group)
+        cached = self._signals.get(key)
         if cached is not None:
-            self._signals.move_to_end(context.text)
+            self._signals.move_to_end(key)
             return cached
         signals: list[Signal] = []
         for d in self.text_detectors:
@@ -142,7 +146,7 @@ class Screener:
             signals.append(Signal("debunk", label, m.score, 1, evidence))
             if label == "suggest":
                 signals.append(Signal("debunk_review", label, m.score, 1, evidence))
-        self._signals[context.text] = (signals, best)
+        self._signals[key] = (signals, best)
         if len(self._signals) > _CACHE_SIZE:
             self._signals.popitem(last=False)
         return signals, best
