@@ -251,10 +251,17 @@ class Run:
             self.spill.add_example(group, seq, example)
 
     def finish(self) -> None:
-        """The end of the stream: examples short of lines after them are stored as they are."""
-        for group, waiting in self.tally.waiting.items():
+        """The end of the stream: examples short of lines after them are stored as they are,
+        and the state only the stream needs (per sender and group: flood windows, who has
+        spoken, the pseudonym cache; context lines) is let go before clustering needs memory."""
+        t = self.tally
+        for group, waiting in t.waiting.items():
             self._store(waiting, group)
-        self.tally.waiting.clear()
+        t.waiting.clear()
+        t.before.clear()
+        t.flood.clear()
+        t.seen_senders.clear()
+        t.pseudonyms.forget_cache()
 
     def _envelope(self, event: ArchiveEvent, group: str, sender: str) -> None:
         t = self.tally

@@ -42,6 +42,10 @@ class Pseudonyms:
                 entry["names"].append(name)
         return pseudonym
 
+    def forget_cache(self) -> None:
+        """Drop the memoised pseudonyms (they are recomputed on demand)."""
+        self._cache = {}
+
     def write_map(self, path: Path) -> None:
         data = {"what": "The mapping from the pseudonyms of an archive audit report back to "
                 "the sender identifiers and display names of the export. It identifies "
