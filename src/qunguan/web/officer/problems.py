@@ -126,6 +126,14 @@ _IMPORT = [
     ("published_on must be a date, YYYY-MM-DD", N_("published_on must be a date, YYYY-MM-DD.")),
     ("language must be a language tag such as zh or en",
      N_("language must be a language tag such as zh or en.")),
+    ("a phrasing needs at least {n} letters or digits once normalised",
+     N_("A phrasing needs at least %(n)s letters or digits once normalised.")),
+    ("a phrasing may not carry personal data ({kinds}): leave ID, phone and bank card numbers "
+     "out", N_("A phrasing may not carry personal data (%(kinds)s): leave ID, phone and bank "
+               "card numbers out.")),
+    ("phrasings must be a list of texts, or one phrasing a line",
+     N_("phrasings must be a list of texts, or one phrasing a line.")),
+    ("at most {n} phrasings an entry", N_("At most %(n)s phrasings an entry.")),
 ]
 
 POLICY_SHAPES = [(_shape(english), sentence) for english, sentence in _POLICY]
