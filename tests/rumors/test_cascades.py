@@ -51,3 +51,25 @@ def test_input_order_does_not_matter() -> None:
 def test_forward_listed_before_its_original() -> None:
     late = [msg(1, "a", 10, forwarded_from="m2"), msg(2, ALARM, 0)]
     assert cluster_messages(late) == {"m1": "m2", "m2": "m2"}
+
+
+def test_verbatim_repeats_join_without_growing_the_index(monkeypatch: object) -> None:
+    from qunguan.rumors import cascades
+    from qunguan.rumors.matcher import Bank
+
+    added: list[str] = []
+    real_add = Bank.add
+
+    def counting_add(self: Bank, entry: object) -> None:
+        added.append(entry.id)  # type: ignore[attr-defined]
+        real_add(self, entry)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cascades.Bank, "add", counting_add)  # type: ignore[attr-defined]
+    repeats = [msg(100 + i, ALARM + ("！！" if i % 2 else ""), 30 + i) for i in range(40)]
+    found = cluster_messages([*MESSAGES, *repeats])
+    # Every repeat joins the alarm's cluster; of the 40 repeats only the first with "！！"
+    # (a text the alarm itself is not, once normalised) was indexed, no verbatim repeat.
+    assert {found[m.id] for m in repeats} == {"m1"}
+    assert [m.id for m in repeats if m.id in added] == ["m101"]
+    assert found["m4"] == "m1"
+    assert found["m6"] == "m5"

@@ -14,9 +14,10 @@ the number of groups and (group, sender) pairs, not with the number of messages;
 ``workers × 2`` chunks are in flight (``_screened`` does not read ahead of them).
 
 At the end, the rumour copies are read back and clustered with rumours' ``cluster_messages``
-(the code of ``qunguan rumors cascades``; this step holds every copy, so its memory grows with
-their number, at most ``MAX_RUMOUR_COPIES``), vote-buying detectors registered in
-``elections`` run over the envelope records read from disk in time order, and
+(the code of ``qunguan rumors cascades``; this step reads every copy and indexes each distinct
+text once, so its memory grows with the distinct ones, at most ``MAX_RUMOUR_COPIES``
+copies), vote-buying detectors registered in ``elections`` run over the envelope records
+read from disk in time order, and
 ``report.html`` is rendered straight to its file, the examples read group by group.
 """
 

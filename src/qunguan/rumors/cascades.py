@@ -57,6 +57,7 @@ def cluster_messages(messages: Iterable[Message], copy_score: float = COPY_SCORE
     ordered = sorted(messages, key=lambda m: (m.ts, m.id))
     uf = _Union()
     seen_text = Bank(thresholds=thresholds or Thresholds())
+    indexed: set[str] = set()
     for m in ordered:
         if progress:
             progress(1)
@@ -64,11 +65,19 @@ def cluster_messages(messages: Iterable[Message], copy_score: float = COPY_SCORE
         if m.forwarded_from:
             uf.union(f"\x00{m.forwarded_from}", m.id)
             continue  # a forward carries its original's text; provenance already joins it
-        if len(rtext.compact(rtext.prepare(m.text))) < MIN_COPY_CHARS:
+        prepared = rtext.prepare(m.text)
+        if len(rtext.compact(prepared)) < MIN_COPY_CHARS:
             continue
         best = seen_text.match(m.text, top=1)
         if best and best[0].score >= copy_score:
             uf.union(best[0].debunk_id, m.id)
+        digest = rtext.fingerprint(prepared)
+        if digest in indexed:
+            # A verbatim repeat (once normalised) of a text already indexed, which it matched
+            # exactly and so joined: what it would match, that text matches alike. Not
+            # indexing it keeps the index to the distinct texts, which its memory grows with.
+            continue
+        indexed.add(digest)
         seen_text.add(BankEntry(id=m.id, claim=m.text))
     for m in ordered:  # a present original joins its forwards
         if f"\x00{m.id}" in uf.parent:
