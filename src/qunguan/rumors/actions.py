@@ -55,6 +55,7 @@ from qunguan.rumors.bank import (
     changed_on_commit,
     claim_key,
     live_bank,
+    phrasings_for,
 )
 from qunguan.rumors.matcher import MIN_CLAIM_CHARS, Verdict
 from qunguan.rumors.models import (
@@ -371,14 +372,6 @@ def _insert_phrasing(uow: UnitOfWork, acting: Account, entry: DebunkEntry, text:
     return row
 
 
-def phrasings_of(uow: UnitOfWork, debunk_id: int, *, include_retired: bool = False
-                 ) -> list[DebunkPhrasing]:
-    stmt = select(DebunkPhrasing).where(DebunkPhrasing.debunk_id == debunk_id)
-    if not include_retired:
-        stmt = stmt.where(DebunkPhrasing.retired_at.is_(None))
-    return list(uow.session.scalars(stmt.order_by(DebunkPhrasing.id)))
-
-
 def _changed(uow: UnitOfWork, acting: Account, entry: DebunkEntry) -> None:
     entry.version += 1
     entry.updated_at = uow.now()
@@ -408,7 +401,7 @@ def do_add_phrasing(uow: UnitOfWork, *, acting: Account, debunk_id: int, text: o
     entry = _locked_entry(uow, debunk_id)
     _check_version(entry, expected_version)
     key = claim_key(clean)
-    active = phrasings_of(uow, entry.id)
+    active = phrasings_for(uow, [entry.id])[entry.id]
     same = next((p for p in active if p.text_key == key), None)
     if same is not None or key == entry.claim_key:
         if source == PhrasingSource.REVIEW and same is not None:
@@ -607,7 +600,7 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
                            error_count=len(parsed.errors))
     result = ImportResult(rows=len(parsed.rows))
     keyed = [(line, fields, claim_key(fields["claim"])) for line, fields in parsed.rows]
-    phrasings_of: dict[int, list[str]] = {}
+    new_phrasings: dict[int, list[str]] = {}
     keys = sorted({k for _, _, k in keyed})
     active: dict[str, int] = {}
     for start in range(0, len(keys), 500):
@@ -628,10 +621,10 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
             phrasings = [p for p in fields.pop("phrasings") if claim_key(p) != key]
             entry = _insert(uow, acting, fields)
             result.imported.append(entry)
-            phrasings_of[id(entry)] = phrasings
+            new_phrasings[id(entry)] = phrasings
     _flush_unique(uow, list(first_line))
     for entry in result.imported:
-        for phrasing in phrasings_of[id(entry)]:
+        for phrasing in new_phrasings[id(entry)]:
             _insert_phrasing(uow, acting, entry, phrasing, PhrasingSource.IMPORT, None)
     record_audit(uow, EventType.DEBUNKS_IMPORTED, acting=acting, subject_type="debunk_import",
                  extra={"source": source[:200], "format": fmt, "rows": result.rows,

@@ -58,22 +58,21 @@ def card(entry: DebunkEntry) -> dict[str, Any]:
             "published_on": entry.published_on.isoformat() if entry.published_on else None}
 
 
-def _bank_entry(row: DebunkEntry, phrasings: Mapping[int, list[str]]) -> BankEntry:
+def _bank_entry(row: DebunkEntry, phrasings: Mapping[int, list[DebunkPhrasing]]) -> BankEntry:
     return BankEntry(id=str(row.id), claim=row.claim, debunk_text=row.refutation,
                      verdict=Verdict(row.verdict), source_url=row.source_url or "",
-                     language=row.language, phrasings=tuple(phrasings.get(row.id, ())))
+                     language=row.language,
+                     phrasings=tuple(p.text for p in phrasings.get(row.id, ())))
 
 
-def active_phrasings(uow: UnitOfWork, debunk_ids: list[int]) -> dict[int, list[str]]:
-    """The texts of the active phrasings of these entries, oldest first."""
-    out: dict[int, list[str]] = {}
+def phrasings_for(uow: UnitOfWork, debunk_ids: list[int]) -> dict[int, list[DebunkPhrasing]]:
+    """The active phrasings of these entries, oldest first (every id a key)."""
+    out: dict[int, list[DebunkPhrasing]] = {i: [] for i in debunk_ids}
     for start in range(0, len(debunk_ids), _READ_CHUNK):
-        for debunk_id, text in uow.session.execute(
-                select(DebunkPhrasing.debunk_id, DebunkPhrasing.text)
-                .where(DebunkPhrasing.debunk_id.in_(debunk_ids[start:start + _READ_CHUNK]),
-                       DebunkPhrasing.retired_at.is_(None))
-                .order_by(DebunkPhrasing.id)):
-            out.setdefault(int(debunk_id), []).append(text)
+        for row in uow.session.scalars(select(DebunkPhrasing).where(
+                DebunkPhrasing.debunk_id.in_(debunk_ids[start:start + _READ_CHUNK]),
+                DebunkPhrasing.retired_at.is_(None)).order_by(DebunkPhrasing.id)):
+            out[row.debunk_id].append(row)
     return out
 
 
@@ -139,7 +138,7 @@ class LiveBank:
             for start in range(0, len(changed), _READ_CHUNK):
                 rows.extend(uow.session.scalars(select(DebunkEntry).where(
                     DebunkEntry.id.in_(changed[start:start + _READ_CHUNK]))))
-        phrasings = active_phrasings(
+        phrasings = phrasings_for(
             uow, [r.id for r in rows if r.status == DebunkStatus.ACTIVE])
         with self._lock:
             self._apply(rows, phrasings)
@@ -148,7 +147,8 @@ class LiveBank:
             # A commit that landed while we read is picked up by the next call.
             self._changes -= changes
 
-    def _apply(self, rows: list[DebunkEntry], phrasings: Mapping[int, list[str]]) -> None:
+    def _apply(self, rows: list[DebunkEntry],
+               phrasings: Mapping[int, list[DebunkPhrasing]]) -> None:
         fresh = [r for r in rows if r.version > self._versions.get(r.id, 0)]
         if not self._versions and fresh:  # first load: one bulk build
             active = [r for r in fresh if r.status == DebunkStatus.ACTIVE]

@@ -14,8 +14,9 @@ from qunguan.kernel.db import newest_first
 from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.rumors.bank import LABELLING_VERDICTS, Found, card, live_bank
+from qunguan.rumors.bank import phrasings_for as phrasings_for  # the pages' and API's read
 from qunguan.rumors.matcher import Verdict
-from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkPhrasing, DebunkStatus
+from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
 
 MAX_PAGE = 200
 
@@ -102,13 +103,3 @@ def suggested_debunks(uow: UnitOfWork, text: str, *, top: int = 3) -> list[Found
     return [f for f in live.match(text, top=top)
             if f.score >= live.thresholds.suggest and f.card["verdict"] in LABELLING_VERDICTS]
 
-
-def phrasings_for(uow: UnitOfWork, debunk_ids: list[int]) -> dict[int, list[DebunkPhrasing]]:
-    """The active phrasings of these entries, oldest first."""
-    out: dict[int, list[DebunkPhrasing]] = {i: [] for i in debunk_ids}
-    for start in range(0, len(debunk_ids), MAX_PAGE):
-        for row in uow.session.scalars(select(DebunkPhrasing).where(
-                DebunkPhrasing.debunk_id.in_(debunk_ids[start:start + MAX_PAGE]),
-                DebunkPhrasing.retired_at.is_(None)).order_by(DebunkPhrasing.id)):
-            out[row.debunk_id].append(row)
-    return out
