@@ -51,6 +51,7 @@ bench: $(BIN)/qunguan
 	$(BIN)/python -m tests.bench.audit_archive
 	$(BIN)/python -m tests.bench.web_chat_page
 	$(BIN)/python -m tests.bench.envelope_claims
+	$(BIN)/python -m tests.bench.claim_floor
 
 # Evaluations on the research data beside the checkout (../shared/data); skips when absent.
 eval: $(BIN)/qunguan

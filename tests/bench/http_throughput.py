@@ -63,8 +63,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path,
-                 wait_seconds: float = 10.0) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database_url: str, data_dir: Path, wait_seconds: float = 10.0,
+                 workers: int = WORKERS) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "QUNGUAN_DATABASE_URL": database_url,
            "QUNGUAN_DATA_DIR": str(data_dir), "QUNGUAN_NETWORK_ID_SANDBOX_SECRET": SANDBOX_SECRET,
@@ -77,7 +77,7 @@ def start_server(database_url: str, data_dir: Path,
     proc = subprocess.Popen(
         [str(bin_dir / "uvicorn"), "--factory", "qunguan.app:app_from_env", "--host",
          "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-         "--workers", str(WORKERS)],
+         "--workers", str(workers)],
         env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(int(wait_seconds * 10)):
