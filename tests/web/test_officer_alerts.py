@@ -116,3 +116,33 @@ def test_findings_page_newest_first_and_skip_other_detectors(app: Any, cast: Cas
         assert none == []
     finally:
         uow.close()
+
+
+def test_a_held_envelope_is_released_or_refused_from_its_case_page(
+        web: Web, api: Api, cast: Cast, app: Any, clock: FixedClock) -> None:
+    """A held envelope's case offers what applies to an envelope (release, refuse), in the
+    officer's language, and refusing it there refunds its sender; no message decision (label)
+    and no sanction, which always fails on an envelope."""
+    declare(api, cast, clock, policy="hold")
+    topup(api, cast.member, 10_000)
+    envelope = send(api, cast.member, cast.group["id"], 1000, 2).json()
+    assert envelope["status"] == "held"
+    drain(app)
+    [item] = rows(app, ReviewItem, subject_type="envelope", subject_id=envelope["id"])
+    web.as_(cast.officer)
+    assert web.post(f"/officer/review/{item.id}/claim").status_code == 303
+    page = web.get(f"/officer/review/{item.id}").text
+    for shown in ("放行红包", "拒绝红包（退回发送人）"):
+        assert shown in page
+    for hidden in ('value="sanction"', 'value="label"', 'name="kind"'):
+        assert hidden not in page
+    web.client.cookies.set("qunguan_lang", "en")
+    assert "Refuse the envelope (its sender is refunded)" in web.get(
+        f"/officer/review/{item.id}").text
+    web.client.cookies.set("qunguan_lang", "zh_CN")
+    r = web.post(f"/officer/review/{item.id}/decide",
+                 {"decision": "remove", "reason": "选举期间不得发放红包"})
+    assert (r.status_code, r.headers["location"]) == (303, f"/officer/review/{item.id}?decided=1")
+    drain(app)
+    shown = api.get(f"/api/envelopes/{envelope['id']}", as_=cast.member).json()
+    assert shown["status"] == "refused"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import Response
 
-from qunguan.enforcement import Decision, ItemSource, ItemStatus, SanctionKind, review
+from qunguan.enforcement import Decision, ItemSource, ItemStatus, SanctionKind, SubjectType, review
 from qunguan.enforcement import queries as enforcement_queries
 from qunguan.identity import Account
 from qunguan.kernel.errors import QunguanError
@@ -43,6 +43,10 @@ DECISIONS = {"dismiss": N_("Dismiss (deliver a held message)"),
              "remove": N_("Remove the message"),
              "sanction": N_("Remove and sanction"),
              "label": N_("Attach the debunk card (the message stays up)")}
+# A held red envelope is released (dismiss) or refused (remove: its sender is refunded); an
+# account or a group can be dismissed or sanctioned (enforcement.review.do_decide).
+ENVELOPE_DECISIONS = {"dismiss": N_("Release the envelope"),
+                      "remove": N_("Refuse the envelope (its sender is refunded)")}
 DECIDED = {"dismiss": N_("Dismissed"), "remove": N_("Removed"), "sanction": N_("Sanctioned"),
            "label": N_("Labelled with a debunk")}
 MEMBER_KINDS = {"warning": N_("Warning"), "restrict": N_("Restrict functions"),
@@ -83,8 +87,12 @@ def case_context(uow: UnitOfWork, me: Account, item_id: int) -> dict[str, Any]:
     # The debunks the message may repeat, as the bank sees it now: what decision=label offers.
     suggestions = [f.card for f in rumor_queries.suggested_debunks(uow, message["text"] or "")] \
         if message is not None and item.decision is None else []
-    decisions = DECISIONS if message is not None else \
-        {k: v for k, v in DECISIONS.items() if k in ("dismiss", "sanction")}
+    if message is not None:
+        decisions = DECISIONS
+    elif item.subject_type == SubjectType.ENVELOPE:
+        decisions = ENVELOPE_DECISIONS
+    else:
+        decisions = {k: v for k, v in DECISIONS.items() if k in ("dismiss", "sanction")}
     return {"detail": detail, "item": item, "measures": measures, "names": names,
             "claimed_by_me": live and item.claimed_by == me.id,
             "claimed_by_other": live and item.claimed_by != me.id,
