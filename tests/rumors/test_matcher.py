@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -313,3 +314,23 @@ def test_bulk_and_incremental_phrasings_rank_alike() -> None:
             == [m.debunk_id for m in grown.match(text, 4)][:1]
     # A form too short to index is still an exact form of its entry.
     assert bulk.match("川皇", 1)[0].score == 1.0
+
+
+def test_an_entry_with_many_phrasings_does_not_crowd_the_others_out() -> None:
+    """Each phrasing is a document of its own in the lexical index: an entry holding many close
+    variants (as the review queue teaches them) must not fill the candidate list and push out
+    another entry that the message repeats."""
+    rng = random.Random(7)
+    pool = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工"
+    tail = "".join(rng.choice(pool) for _ in range(300))
+    claim_b = "喝板蓝根能预防新冠病毒感染"
+    message = f"{claim_b}！{tail}"
+    scores = []
+    for n in (0, 5, 20, 50):
+        variants = tuple("".join(rng.choice(pool) for _ in range(20)) + tail for _ in range(n))
+        bank = Bank([BankEntry("A", f"某地小区封闭管理{tail}", phrasings=variants),
+                     BankEntry("B", claim_b)])
+        found = {m.debunk_id: m.score for m in bank.match(message, top=5)}
+        assert "B" in found, n
+        scores.append(found["B"])
+    assert min(scores) >= bank.thresholds.suggest

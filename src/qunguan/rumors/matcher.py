@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from qunguan.rumors import text as rtext
-from qunguan.rumors.lexical import LexicalIndex
+from qunguan.rumors.lexical import LexicalIndex, Overlap
 from qunguan.rumors.nearcopy import NearCopyIndex
 
 
@@ -232,7 +232,7 @@ class Bank:
         # head-and-tail cut leaves out, in chunks: each entry keeps the form and the part of
         # the message that repeat each other best.
         for part in (prepared, *chunks):
-            for ov in self._lexical.query(rtext.grams(part), wanted):
+            for ov in self._lexical_top(rtext.grams(part), wanted):
                 entry_id = self._by_doc[ov.doc]
                 if entry_id in exact:
                     continue
@@ -247,6 +247,17 @@ class Bank:
         matches = [Match(i, fuse(ev, self.thresholds), ev) for i, ev in evidence.items()]
         matches.sort(key=lambda m: (-m.score, -raw_evidence(m.evidence), m.debunk_id))
         return matches[:top]
+
+    def _lexical_top(self, grams: set[str], wanted: int) -> list[Overlap]:
+        """The lexical index's best documents, enough of them to name ``wanted`` entries (or
+        all there are): an entry's claim and each of its phrasings are documents of their own,
+        and one entry's many close forms must not fill the list and push out the others."""
+        n = wanted
+        while True:
+            found = self._lexical.query(grams, n)
+            if len(found) < n or len({self._by_doc[o.doc] for o in found}) >= wanted:
+                return found
+            n *= 4
 
     def label(self, matches: list[Match]) -> str | None:
         """The entry whose card is attached automatically, if the best match earns it."""
