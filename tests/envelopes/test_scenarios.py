@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from qunguan.cli.envelopes import run_replay
 from qunguan.cli.main import app as cli_app
 from qunguan.envelopes.replay import ScenarioError
-from qunguan.envelopes.scenarios import generate, score, simulate, write_jsonl
+from qunguan.envelopes.scenarios import _day_rate, generate, score, simulate, write_jsonl
+from qunguan.envelopes.votebuying import spring_festival_day
 
 T0 = datetime(2027, 7, 1, 2, 0, tzinfo=UTC)
 
@@ -114,3 +115,18 @@ def test_generator_is_seeded_and_plants_every_pattern() -> None:
     assert summary["normal_envelopes"] > 500
     stamps = [line["ts"] for line in a if line["type"] in ("send", "claim")]
     assert stamps == sorted(stamps)
+
+
+def test_spring_festival_peak_runs_from_the_eve_to_day_3() -> None:
+    # Spring Festival 2027 is 6 February (day 1); the eve is day 0, the Lantern Festival
+    # day 15 (20 February). Noon UTC is 20:00 in China, the same date.
+    def rate(month: int, day: int, year: int = 2027) -> float:
+        return _day_rate(datetime(year, month, day, 12, tzinfo=UTC))
+
+    days = [datetime(2027, 2, d, 12, tzinfo=UTC) for d in (4, 5, 8, 20, 21)]
+    assert [spring_festival_day(d) for d in days] == [None, 0, 3, 15, None]
+    assert rate(2, 5) == rate(2, 6) == rate(2, 8) == 15.0  # the eve to day 3
+    assert rate(2, 9) == rate(2, 10) == rate(2, 20) == 4.0  # day 4 to the Lantern Festival
+    assert rate(2, 16, 2026) == 15.0 and rate(2, 20, 2026) == 4.0  # the history year's
+    assert rate(1, 1) == rate(10, 1) == 4.0  # the other festivals
+    assert rate(2, 4) == rate(2, 21) == rate(3, 10) == 1.0

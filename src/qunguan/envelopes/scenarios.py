@@ -8,15 +8,16 @@ them. Pure: no database; ``qunguan eval envelopes`` writes the file, runs
 ``envelopes.replay`` over it and scores the alerts with ``score``.
 
 Normal use: birthdays, thank-yous to one member, small lucky "games", and festival peaks
-(Spring Festival eve to day 3 at 15 times the usual rate, the Lantern, Dragon Boat and
-Mid-Autumn festivals and National Day at 4 times), from members whose habits (how often
-each sends, on a Pareto law) persist: the year before the evaluated period is simulated
-too, by the same members in the same groups with the same habits, because people who give
-generously at Spring Festival did so the year before, and a server that has run for a year
-knows it. That year holds no election and no planted case; a ``period`` line says where the
-evaluated period starts, and false alerts are counted per normal envelope of that period.
-Planted vote buying, modelled on the issue's cases, each inside an election covering its
-group:
+(Spring Festival eve to day 3 at 15 times the usual rate; the rest of its season, day 4 to
+the Lantern Festival on day 15, New Year's Day, Labour Day, the Dragon Boat and Mid-Autumn
+festivals and National Day week at 4 times: the festival days of ``votebuying``), from
+members whose habits (how often each sends, on a Pareto law) persist: the year before the
+evaluated period is simulated too, by the same members in the same groups with the same
+habits, because people who give generously at Spring Festival did so the year before, and a
+server that has run for a year knows it. That year holds no election and no planted case; a
+``period`` line says where the evaluated period starts, and false alerts are counted per
+normal envelope of that period. Planted vote buying, modelled on the issue's cases, each
+inside an election covering its group:
 
 - ``seed_secretary``: a candidate branch secretary sends 200-yuan envelopes split 40 ways to
   the branch group, several a day over days (the seed case);
@@ -48,6 +49,7 @@ from qunguan.envelopes.votebuying import (
     detect,
     festival_season,
     is_festival,
+    spring_festival_day,
 )
 
 START = datetime(2027, 1, 4, 0, 0, tzinfo=UTC)  # Spring Festival 2027 is 6 February
@@ -102,10 +104,13 @@ class _Builder:
 
 
 def _day_rate(day: datetime) -> float:
-    if is_festival(day):
-        spring_peak = day.month in (1, 2) and not (day.month == 1 and day.day == 1)
-        return 15.0 if spring_peak else 4.0
-    return 1.0
+    """How many times the usual rate of normal envelopes ``day`` has: 15 from the Spring
+    Festival eve to day 3, 4 from day 4 to the Lantern Festival (day 15) and on the other
+    festivals, 1 otherwise."""
+    spring = spring_festival_day(day)
+    if spring is not None:
+        return 15.0 if spring <= 3 else 4.0
+    return 4.0 if is_festival(day) else 1.0
 
 
 def generate(seed: int = 1, days: int = DAYS, groups: int = 16, cases_per_pattern: int = 3,

@@ -232,6 +232,17 @@ def _season_of_day(day: date) -> str | None:
     return None
 
 
+def spring_festival_day(ts: datetime) -> int | None:
+    """The day of the Spring Festival season ``ts`` falls on (China time): 0 on the eve, 1 on
+    the lunar new year's day, up to 15 on the Lantern Festival; None outside the season."""
+    day = ts.astimezone(CHINA).date()
+    spring = _SPRING.get(day.year)
+    if spring is None:
+        return None
+    n = (day - date(day.year, *spring)).days + 1
+    return n if 0 <= n <= 15 else None
+
+
 def is_festival(ts: datetime) -> bool:
     """Whether ``ts`` falls on a festival day in China (a normal red-envelope peak)."""
     return festival_season(ts) is not None
