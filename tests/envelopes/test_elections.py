@@ -246,17 +246,22 @@ def test_org_unit_scope(api: Api, cast: Cast, app: Any, clock: FixedClock) -> No
         "envelope_election_blocked"
 
 
+def fanout_of_three(app: Any, tmp_path: Any) -> None:
+    """Thresholds under which 3 of the cast group's 5 members (60%, below the default share)
+    make a fan-out; detection after the send only (see test_send_screening)."""
+    path = tmp_path / "thresholds.json"
+    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000, '
+                    '"fanout_share": 0.6}')
+    app.state.settings.votebuying_thresholds_file = path
+    app.state.settings.votebuying_at_send = False
+
+
 def test_detectors_alert_from_the_outbox_with_evidence(api: Api, cast: Cast, app: Any,
                                                        clock: FixedClock,
                                                        tmp_path: Any) -> None:
     from qunguan.envelopes.models import EnvelopeAlert
 
-    path = tmp_path / "thresholds.json"
-    # 3 of the group's 5 members is 60%: the share set here, below the default.
-    path.write_text('{"fanout_min_recipients": 3, "fanout_min_total_fen": 1000, '
-                    '"fanout_share": 0.6}')
-    app.state.settings.votebuying_thresholds_file = path
-    app.state.settings.votebuying_at_send = False  # after the send only (see test_send_screening)
+    fanout_of_three(app, tmp_path)
     topup(api, cast.founder, 10_000)
     declare(api, cast, clock, policy="disclose")
     envelope = send(api, cast.founder, cast.group["id"], 4000, 4, split="fixed").json()
@@ -281,6 +286,38 @@ def test_detectors_alert_from_the_outbox_with_evidence(api: Api, cast: Cast, app
     assert item.rules[0]["rule"] == "votebuying_fanout"
     assert item.rules[0]["alert_id"] == alert.id
     assert outbox_events(app, EventType.VOTEBUYING_ALERT)[0].group_id is None
+
+
+def test_two_elections_over_a_group_give_officers_one_alert(api: Api, cast: Cast, app: Any,
+                                                           clock: FixedClock,
+                                                           tmp_path: Any) -> None:
+    from qunguan.envelopes.models import EnvelopeAlert
+
+    fanout_of_three(app, tmp_path)
+    topup(api, cast.founder, 20_000)
+    first = declare(api, cast, clock, policy="disclose").json()
+    second = declare(api, cast, clock, name="党支部换届选举", policy="disclose").json()
+    envelope = send(api, cast.founder, cast.group["id"], 4000, 4, split="fixed").json()
+    for key in ("admin", "member", "member2"):
+        assert claim(api, cast[key], envelope["id"]).status_code == 200
+    drain(app)
+    drain(app)
+    # One alert (the lower election id's) naming the other election, one review item.
+    [alert] = rows(app, EnvelopeAlert)
+    assert (alert.pattern, alert.election_id) == ("fanout", first["id"])
+    assert alert.evidence["details"]["also_elections"] == [second["id"]]
+    assert "党支部换届选举" in alert.explanation
+    assert len(rows(app, ReviewItem, subject_type="account", subject_id=cast.founder.id)) == 1
+    # The first election postponed: the second alone finds the same envelope again, which
+    # officers already have; a later call adds no alert.
+    r = api.post(f"/api/officer/elections/{first['id']}/cancel", as_=cast.officer,
+                 json={"reason": "选举推迟 postponed"})
+    assert r.status_code == 200, r.text
+    assert claim(api, cast.founder, envelope["id"]).status_code == 200  # the last part
+    drain(app)
+    drain(app)
+    assert [a.id for a in rows(app, EnvelopeAlert)] == [alert.id]
+    assert len(rows(app, ReviewItem, subject_type="account", subject_id=cast.founder.id)) == 1
 
 
 def test_candidate_alert_and_no_alert_without_election(api: Api, cast: Cast, app: Any,

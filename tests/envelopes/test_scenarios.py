@@ -127,6 +127,7 @@ def test_spring_festival_peak_runs_from_the_eve_to_day_3() -> None:
     assert [spring_festival_day(d) for d in days] == [None, 0, 3, 15, None]
     assert rate(2, 5) == rate(2, 6) == rate(2, 8) == 15.0  # the eve to day 3
     assert rate(2, 9) == rate(2, 10) == rate(2, 20) == 4.0  # day 4 to the Lantern Festival
-    assert rate(2, 16, 2026) == 15.0 and rate(2, 20, 2026) == 4.0  # the history year's
+    assert rate(2, 16, 2026) == 15.0  # the history year's eve (Spring Festival 2026: 17 Feb)
+    assert rate(2, 20, 2026) == 4.0
     assert rate(1, 1) == rate(10, 1) == 4.0  # the other festivals
     assert rate(2, 4) == rate(2, 21) == rate(3, 10) == 1.0

@@ -22,6 +22,7 @@ from qunguan.envelopes.votebuying import (
     earlier_seasons,
     festival_season,
     is_festival,
+    named_before,
 )
 
 VOTE = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # no festival near it
@@ -86,6 +87,35 @@ def test_fanout_reaches_most_members() -> None:
     # A birthday envelope to a few members is not a fan-out.
     small = [env(5, at, 2000, MEMBERS[:8])]
     assert "fanout" not in patterns(small, 5, at + timedelta(hours=2))
+
+
+def test_two_elections_over_a_group_give_one_alert() -> None:
+    # A branch election (id 4) and a village election (id 9) cover the group at once: the
+    # same fan-out is one alert, the lower election id's, naming the other.
+    at = VOTE - timedelta(days=2)
+    branch = election(id=4, name="党支部换届")
+    records = [env(5, at, 20_000, MEMBERS[:41])]
+    found = detect(records, [election(), branch], sender_id=5, group_id=GROUP,
+                   now=at + timedelta(hours=2))
+    assert [(a.pattern, a.election_id, a.details.get("also_elections")) for a in found] == [
+        ("fanout", 4, [9])]
+    assert "'村委会换届'" in found[0].explanation
+    # The other election's window (its lead from 2.5 days before the vote) holds only the
+    # second envelope: the alert naming both stands, whatever its election id.
+    late = election(id=4, name="党支部换届", starts_at=VOTE + timedelta(days=27.5),
+                    vote_at=VOTE + timedelta(days=35), ends_at=VOTE + timedelta(days=36))
+    records = [env(5, VOTE - timedelta(days=3), 1000, MEMBERS[50:55]),
+               env(5, at, 20_000, MEMBERS[:41])]
+    found = detect(records, [late, election()], sender_id=5, group_id=GROUP,
+                   now=at + timedelta(hours=2))
+    assert [(a.pattern, a.election_id, a.envelope_ids, a.details.get("also_elections"))
+            for a in found] == [("fanout", 9, tuple(r.envelope_id for r in records), [4])]
+    # Alone, each election still has its own alert.
+    assert [a.election_id for a in detect(records, [late], sender_id=5, group_id=GROUP,
+                                          now=at + timedelta(hours=2))] == [4]
+    # A later alert whose envelopes an earlier one (another election's) named is not new.
+    assert named_before(found[0], [(0, *found[0].envelope_ids)])
+    assert not named_before(found[0], [found[0].envelope_ids[1:]])
 
 
 def test_festival_raises_the_bar() -> None:

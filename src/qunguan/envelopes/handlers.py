@@ -33,6 +33,7 @@ from qunguan.envelopes.votebuying import (
     EnvelopeRecord,
     Thresholds,
     detect,
+    named_before,
 )
 from qunguan.groups import ElectionPeriod, Group
 from qunguan.groups import queries as group_queries
@@ -194,7 +195,14 @@ def run_detectors(uow: UnitOfWork, group_id: int, sender_id: int) -> list[Envelo
 
 
 def _store(uow: UnitOfWork, alert: Alert) -> EnvelopeAlert | None:
+    """Store, audit and queue ``alert`` unless officers have it already: the same key (pattern,
+    sender, group and election), or all its envelopes named by a stored alert of the same
+    pattern, sender and group under another election (a group covered by two elections)."""
     if uow.session.scalar(select(EnvelopeAlert.id).where(EnvelopeAlert.dedup_key == alert.key)):
+        return None
+    if named_before(alert, uow.session.scalars(select(EnvelopeAlert.envelope_ids).where(
+            EnvelopeAlert.pattern == alert.pattern, EnvelopeAlert.sender_id == alert.sender_id,
+            EnvelopeAlert.group_id == alert.group_id))):
         return None
     recipients = [int(r) for r in alert.details.get("recipients", [])]
     proof = evidence(uow, list(alert.envelope_ids), recipients, alert.election_id)

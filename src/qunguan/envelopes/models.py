@@ -147,7 +147,9 @@ class SandboxPayment(Base):
 
 class EnvelopeAlert(Base):
     """A vote-buying detector's finding (PAY-6), with the evidence a reviewer needs. One per
-    pattern, sender, group and election (``dedup_key``), however often it fires again."""
+    pattern, sender, group and election (``dedup_key``), however often it fires again, and
+    none for envelopes that a stored alert of the same pattern, sender and group (another
+    election's) already names all of."""
 
     __tablename__ = "envelope_alerts"
 

@@ -49,6 +49,7 @@ from qunguan.envelopes.votebuying import (
     detect,
     festival_season,
     is_festival,
+    named_before,
     spring_festival_day,
 )
 
@@ -404,7 +405,9 @@ def simulate(lines: list[dict[str, Any]],
     """The alerts of the vote-buying detectors over a scenario without a database: the same
     ``votebuying.detect`` the server runs, asked after every send and claim of a group under
     an election, with the sender's festival totals kept as the server keeps them (per sender,
-    group and festival season, added at each send). ``envelopes.replay`` gives the same alerts
+    group and festival season, added at each send) and the alerts kept as the server keeps
+    them (one per ``Alert.key``, none whose envelopes an alert kept under another election
+    already named). ``envelopes.replay`` gives the same alerts
     through the real ledger (tested on a small scenario); this runs months of an institution
     in seconds."""
     t = thresholds or Thresholds()
@@ -418,6 +421,7 @@ def simulate(lines: list[dict[str, Any]],
     first_recent: dict[str, int] = {}  # index in by_group of the first send within history
     festivals: dict[tuple[str, str], dict[str, int]] = {}  # (sender, group) -> season -> fen
     seen: set[str] = set()
+    named: dict[tuple[str, int, int], list[tuple[int, ...]]] = {}  # as handlers._store skips
     out: list[dict[str, Any]] = []
     for line in lines:
         kind = line.get("type")
@@ -470,9 +474,11 @@ def simulate(lines: list[dict[str, Any]],
             for alert in detect(records, active, sender_id=numbers(send["sender"]),
                                 group_id=gid, now=now, thresholds=t,
                                 festival_totals=festivals.get((send["sender"], send["group"]))):
-                if alert.key in seen:
+                same = (alert.pattern, alert.sender_id, alert.group_id)
+                if alert.key in seen or named_before(alert, named.get(same, [])):
                     continue
                 seen.add(alert.key)
+                named.setdefault(same, []).append(alert.envelope_ids)
                 out.append({"pattern": alert.pattern, "sender": send["sender"],
                             "group": send["group"], "election": names.get(alert.election_id),
                             "envelopes": [numbers.name(i) for i in alert.envelope_ids],

@@ -9,7 +9,12 @@ outbox after every send and claim) and over imported chat archives (``qunguan au
 group at one moment over the records it is given (the group's envelopes of the last
 ``history_days``; claims after ``now`` are ignored). It is stateless: call it after each new
 envelope or claim and de-duplicate alerts by ``Alert.key`` (one per pattern, sender, group
-and election).
+and election). A group covered by several elections at once gets one alert for the same
+envelopes: where two elections find the same pattern and one alert's envelopes are a subset
+of the other's, only the larger is answered (on a tie, the lower election id's), naming the
+other elections in ``details["also_elections"]``; a caller that keeps alerts should likewise
+skip a later alert whose envelopes an earlier one of the same pattern, sender and group, for
+another election, already named all of (``named_before``).
 
 Patterns, each only for envelopes inside an election window (from ``lead_days`` before the
 election starts to its end) of an election covering the group:
@@ -59,7 +64,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -330,7 +335,44 @@ def detect(records: Sequence[EnvelopeRecord], elections: Sequence[ElectionInfo],
                       _jump(election, mine, seen, now, t, allowance, habitual)):
             if found is not None:
                 out.append(found)
+    return _one_per_envelopes(out, {e.id: e.name for e in elections})
+
+
+def _one_per_envelopes(alerts: list[Alert], names: Mapping[int, str]) -> list[Alert]:
+    """One alert where several elections covering the group found the same pattern on the same
+    envelopes: of two alerts of a pattern whose envelopes are a subset of the other's, the one
+    with more envelopes stands (on a tie, the lower election id), naming the other elections
+    in ``details["also_elections"]`` and in its explanation. The order is ``alerts``'s."""
+    kept: dict[int, list[int]] = {}  # index in alerts -> the other elections it stands for
+    for n in sorted(range(len(alerts)),
+                    key=lambda n: (-len(alerts[n].envelope_ids), alerts[n].election_id)):
+        alert, ids = alerts[n], set(alerts[n].envelope_ids)
+        into = next((k for k in kept if alerts[k].pattern == alert.pattern
+                     and ids <= set(alerts[k].envelope_ids)), None)
+        if into is None:
+            kept[n] = []
+        else:
+            kept[into].append(alert.election_id)
+    out = []
+    for n in sorted(kept):
+        alert, others = alerts[n], sorted(set(kept[n]))
+        if others:
+            listed = ", ".join(repr(names.get(e, str(e))) for e in others)
+            alert = dataclasses.replace(
+                alert, details={**alert.details, "also_elections": others},
+                explanation=f"{alert.explanation} The same envelopes also fall within the "
+                            f"window of the election(s) {listed} covering this group: this "
+                            "one alert stands for them all.")
+        out.append(alert)
     return out
+
+
+def named_before(alert: Alert, earlier: Iterable[Iterable[int]]) -> bool:
+    """Whether one of ``earlier`` (the envelope ids of the alerts already kept with the same
+    pattern, sender and group, another election's) names all of ``alert``'s envelopes: then
+    ``alert`` would give officers the same envelopes a second time."""
+    ids = set(alert.envelope_ids)
+    return any(ids <= set(named) for named in earlier)
 
 
 def _alert(pattern: str, election: ElectionInfo, used: Sequence[EnvelopeRecord],
