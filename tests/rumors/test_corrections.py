@@ -209,3 +209,52 @@ def test_members_read_their_own_corrections_and_see_a_withdrawal(api: Api, cast:
     r = api.get("/api/me/corrections?limit=0", as_=cast.member)
     assert r.status_code == 422
     assert api.get("/api/me/corrections").status_code == 401
+
+
+def test_a_later_change_that_starts_no_sweep_does_not_stop_a_running_one(
+        api: Api, cast: Cast, app: Any, small_batches: Any) -> None:
+    """A phrasing starts a sweep over the last days in steps; the publisher corrected between
+    two steps grows the entry's version but starts no sweep of its own: the running sweep
+    still reaches the oldest copy, with the card as it reads now."""
+    from qunguan.kernel.outbox import process_batch
+
+    gid = cast.group["id"]
+    # Not a verbatim copy of the newest message (copies by fingerprint are labelled together).
+    target = post(api, cast.member, gid, "大家注意：吃大蒜能治愈新冠肺炎，每天生吃三瓣就不会被感染，转给家人！")
+    for n in range(8):
+        post(api, cast.founder, gid, f"第{n}条工作安排：请各部门周五前提交材料。")
+    newest = post(api, cast.founder, gid, GARLIC)
+    created = add(api, cast, claim="吃生姜可以杀死新冠病毒，每天喝姜汤就不会感染")
+    drain(app)
+    assert cards(message(api, cast.member, target["id"])) == []
+    r = api.post(f"/api/officer/debunks/{created['id']}/phrasings", as_=cast.officer,
+                 json={"text": GARLIC})
+    assert r.status_code == 201, r.text
+    process_batch(app.state.uows)  # the first step: the newest three messages
+    assert [c["debunk_id"] for c in cards(message(api, cast.member, newest["id"]))] \
+        == [created["id"]]
+    assert cards(message(api, cast.member, target["id"])) == []
+    r = api.patch(f"/api/officer/debunks/{created['id']}", as_=cast.officer,
+                  json={"publisher": "国家卫生健康委员会"})
+    assert r.status_code == 200, r.text
+    drain(app)
+    [shown] = cards(message(api, cast.member, target["id"]))
+    assert shown["debunk_id"] == created["id"]
+    assert shown["publisher"] == "国家卫生健康委员会"
+    assert cast.member.id in notices(app, created["id"])
+
+
+def test_a_new_phrasing_does_not_relabel_what_already_carries_the_same_card(
+        api: Api, cast: Cast, app: Any) -> None:
+    """The sweep a phrasing starts finds the copies labelled already: the card they carry says
+    the same (only the entry's version grew), so nothing is written again."""
+    post(api, cast.member, cast.group["id"], GARLIC)
+    created = add(api, cast)
+    drain(app)
+    labelled = len(audit_records(app, EventType.MESSAGES_LABELLED))
+    assert labelled >= 1
+    r = api.post(f"/api/officer/debunks/{created['id']}/phrasings", as_=cast.officer,
+                 json={"text": "每天生吃大蒜就能预防新冠"})
+    assert r.status_code == 201, r.text
+    drain(app)
+    assert len(audit_records(app, EventType.MESSAGES_LABELLED)) == labelled

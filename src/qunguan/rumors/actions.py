@@ -658,9 +658,15 @@ def _cards_of(labels: object) -> list[dict[str, Any]]:
     return out
 
 
+def _same_card(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two cards say the same: every field but the entry's version, which also grows with
+    changes no reader sees (a phrasing added or retired)."""
+    return {k: v for k, v in a.items() if k != "version"} == \
+        {k: v for k, v in b.items() if k != "version"}
+
+
 def _has_card(message: Message, shown: dict[str, Any]) -> bool:
-    return any(c.get("debunk_id") == shown["debunk_id"] and c.get("version") == shown["version"]
-               for c in _cards_of(message.labels))
+    return any(_same_card(c, shown) for c in _cards_of(message.labels))
 
 
 def _label_copies(uow: UnitOfWork, system: Account, shown: dict[str, Any],
@@ -746,14 +752,17 @@ def sweep_step(uow: UnitOfWork, targets: Mapping[int, int], *, before_id: int | 
                since: datetime) -> int | None:
     """One step of a retroactive match: up to ``rumors_correction_batch`` delivered messages
     older than ``before_id`` (newest first) and not older than ``since``. ``targets`` maps
-    debunk ids to the version the sweep is for: an entry retired or changed since is dropped
-    (its own change started a sweep if it needs one). Returns the cursor of the next step, or
-    None when done; the caller schedules it."""
+    debunk ids to the version that started the sweep; an entry is dropped once it is retired
+    or its verdict no longer calls for a correction, and matched as it is now otherwise. A
+    later change does not stop the sweep: most changes start none of their own (a phrasing
+    retired, the publisher corrected), and one that does makes the two sweeps overlap, which
+    costs matching time but no second card (``_has_card``) and no second notice (one per
+    member and debunk). Returns the cursor of the next step, or None when done; the caller
+    schedules it."""
     entries = {e.id: e for e in uow.session.scalars(
         select(DebunkEntry).where(DebunkEntry.id.in_(list(targets))))}
     current = {i: e for i, e in entries.items()
-               if e.version == targets[i] and e.status == DebunkStatus.ACTIVE
-               and e.verdict in CORRECTING_VERDICTS}
+               if e.status == DebunkStatus.ACTIVE and e.verdict in CORRECTING_VERDICTS}
     if not current:
         return None
     live = live_bank(uow, fresh=True)
