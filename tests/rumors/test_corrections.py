@@ -220,7 +220,8 @@ def test_a_later_change_that_starts_no_sweep_does_not_stop_a_running_one(
 
     gid = cast.group["id"]
     # Not a verbatim copy of the newest message (copies by fingerprint are labelled together).
-    target = post(api, cast.member, gid, "大家注意：吃大蒜能治愈新冠肺炎，每天生吃三瓣就不会被感染，转给家人！")
+    target = post(api, cast.member, gid,
+                  "大家注意：吃大蒜能治愈新冠肺炎，每天生吃三瓣就不会被感染，转给家人！")
     for n in range(8):
         post(api, cast.founder, gid, f"第{n}条工作安排：请各部门周五前提交材料。")
     newest = post(api, cast.founder, gid, GARLIC)
