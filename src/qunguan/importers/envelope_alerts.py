@@ -9,8 +9,12 @@ WeChat exports carry no amounts, so their envelopes are left out (the report cou
 What remains works as in the server: declared candidates (the ``candidates`` column of the
 elections file), splitting, and a sender's jump against their own history. The detectors are
 stateless; as the server does after each envelope, they are asked at every envelope inside an
-election's window and once at its end, and the last answer per pattern, sender, group and
-election is kept.
+election's window and once at its end, with every election covering the group, and the last
+answer per pattern, sender, group and election is kept. A group covered by several elections
+gets one finding for the same envelopes, as the server stores one alert: ``detect`` answers
+one alert naming the other elections (``details["also_elections"]``), and an answer whose
+envelopes a kept finding of the same pattern, sender and group (another election's) already
+names all of is not kept (``votebuying.named_before``, as the server's ``_store`` skips it).
 """
 
 from __future__ import annotations
@@ -68,25 +72,34 @@ def votebuying_findings(records: Sequence[EnvelopeRecord],
     if index < 0:
         return []
     thresholds = vb.Thresholds()
-    alerts: dict[str, Any] = {}
+    covering: dict[int, list[Any]] = {}  # group -> its elections' infos
     for number, e in enumerate(elections, 1):
         gid = groups.get(e.group)
         if gid is None:
             continue
-        info = vb.ElectionInfo(
+        covering.setdefault(gid, []).append(vb.ElectionInfo(
             id=number, name=e.name or e.group,
             starts_at=datetime.combine(e.start, time(0, 0), CHINA),
             ends_at=datetime.combine(e.end, time(23, 59, 59), CHINA),
             vote_at=datetime.combine(e.end, time(23, 59, 59), CHINA),
             group_ids=frozenset({gid}),
-            candidates=frozenset(senders[c] for c in e.candidates if c in senders))
-        opens = info.starts_at - timedelta(days=thresholds.lead_days)
+            candidates=frozenset(senders[c] for c in e.candidates if c in senders)))
+    alerts: dict[str, Any] = {}
+    for gid, infos in covering.items():
         mine = by_group[gid]
-        asked = [(r.sender_id, r.ts) for r in mine if opens <= r.ts <= info.ends_at]
-        asked += [(s, info.ends_at) for s in {s for s, _ in asked}]
-        for sender_id, now in asked:
-            for alert in vb.detect(mine, [info], sender_id=sender_id, group_id=gid, now=now,
+        asked: list[tuple[int, datetime]] = []
+        for info in infos:
+            opens = info.starts_at - timedelta(days=thresholds.lead_days)
+            inside = [(r.sender_id, r.ts) for r in mine if opens <= r.ts <= info.ends_at]
+            asked += inside + [(s, info.ends_at) for s in {s for s, _ in inside}]
+        for sender_id, now in sorted(set(asked), key=lambda a: (a[1], a[0])):
+            for alert in vb.detect(mine, infos, sender_id=sender_id, group_id=gid, now=now,
                                    thresholds=thresholds):
+                if alert.key not in alerts and vb.named_before(alert, (
+                        a.envelope_ids for a in alerts.values()
+                        if (a.pattern, a.sender_id, a.group_id)
+                        == (alert.pattern, alert.sender_id, alert.group_id))):
+                    continue
                 alerts[alert.key] = alert
     pseudonym = {v: k for k, v in senders.items()}
     group_of = {v: k for k, v in groups.items()}
@@ -97,11 +110,17 @@ def votebuying_findings(records: Sequence[EnvelopeRecord],
             "time": _iso(alert.first_at), "sender": pseudonym[alert.sender_id],
             "message_ids": [usable[i] for i in alert.envelope_ids],
             "evidence": {"explanation": alert.explanation,
-                         "election": elections[alert.election_id - 1].name or
-                         elections[alert.election_id - 1].group,
+                         "election": _name(elections, alert.election_id),
+                         **({"also_elections": [_name(elections, n) for n in also]}
+                            if (also := alert.details.get("also_elections")) else {}),
                          "details": json.loads(json.dumps(alert.details, default=str,
                                                           ensure_ascii=False))}})
     return out
+
+
+def _name(elections: list[Election], number: int) -> str:
+    """The election numbered ``number`` (its row in the elections file, from 1) by name."""
+    return elections[number - 1].name or elections[number - 1].group
 
 
 def register() -> None:
