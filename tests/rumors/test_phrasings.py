@@ -256,3 +256,29 @@ def test_label_decision_bad_input_and_what_is_not_learned(api: Api, cast: Cast,
         "phrasings"] == []
     assert [c["debunk_id"] for c in cards(message(api, cast.member2, sent["id"]))] \
         == [debunk_id]
+
+
+def test_label_does_not_deliver_a_message_held_for_personal_data(api: Api, cast: Cast,
+                                                                  app: Any) -> None:
+    """Labelling delivers a held message, so it is refused while the message is also held for
+    a rule outside rumours (here a resident ID number): the reviewer removes it, or dismisses
+    the item to deliver it knowingly. The message stays held and nothing is learned."""
+    from tests.cast import resident_id
+
+    load_starter(api, cast)
+    debunk_id = starter_id(api, cast, "人贩子")
+    gid = cast.group["id"]
+    number = resident_id("440305", "19870615", "271")
+    held = post(api, cast.member, gid, f"{CHILD_PARAPHRASE}，嫌疑人身份证{number}")
+    assert held["status"] == "held"
+    drain(app)
+    item = next(i for i in review_items(app) if i.subject_id == held["id"])
+    r = decide(api, cast, item.id, 422, decision="label", debunk_id=debunk_id)
+    assert r["error"]["details"]["problem"] == "held_for_other_rules"
+    assert r["error"]["details"]["rules"] == ["pii.resident_id"]
+    assert number not in json.dumps(r)
+    assert message(api, cast.member, held["id"])["status"] == "held"
+    got = api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()
+    assert got["phrasings"] == []
+    decide(api, cast, item.id, decision="remove")
+

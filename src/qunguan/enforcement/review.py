@@ -525,7 +525,7 @@ def _label(uow: UnitOfWork, acting: Account, message: Message, order: LabelOrder
            ) -> dict[str, Any]:
     debunk_id = order.debunk_id
     if debunk_id is None:
-        best = rumor_queries.suggested_debunks(uow, message.text or "", top=1)
+        best = rumor_queries.suggested_debunks(uow, message.text or "")  # earn a card
         if not best:
             raise QunguanError("decision_not_applicable", "No debunk matches the message; "
                                "name one (debunk_id).", problem="debunk_missing")
@@ -574,6 +574,15 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
     if decision == Decision.LABEL and message is None:
         raise QunguanError("decision_not_applicable", "Only a message can be labelled.",
                            problem="not_a_message")
+    if decision == Decision.LABEL and message is not None \
+            and message.status == MessageStatus.HELD and message.recalled_at is None:
+        # Labelling delivers a held message: not one held for more than a rumour.
+        others = rumor_queries.rules_outside_rumours(message.labels)
+        if others:
+            raise QunguanError("decision_not_applicable", "The message is also held for "
+                               f"{', '.join(others)}: remove it, or dismiss the item to "
+                               "deliver it as it is.", problem="held_for_other_rules",
+                               rules=others)
     labelled: dict[str, Any] | None = None
     if decision == Decision.LABEL:
         assert message is not None

@@ -103,3 +103,20 @@ def suggested_debunks(uow: UnitOfWork, text: str, *, top: int = 3) -> list[Found
     return [f for f in live.match(text, top=top)
             if f.score >= live.thresholds.suggest and f.card["verdict"] in LABELLING_VERDICTS]
 
+
+# The screening detectors of this package (rumors/detector.py, rumors/alarm.py): what a hold
+# "for a rumour" means when a reviewer labels a held message instead of removing it.
+RUMOUR_DETECTORS = frozenset({"debunk", "debunk_review", "alarm"})
+
+
+def rules_outside_rumours(labels: object) -> list[str]:
+    """The rules of a message's screening labels that no rumour detector raised (personal
+    data, confidentiality, conduct, …), sorted: a held message with any of them must not be
+    delivered by attaching a debunk card."""
+    found: set[str] = set()
+    for label in labels if isinstance(labels, list) else ():
+        if isinstance(label, dict) and label.get("detector") \
+                and label["detector"] not in RUMOUR_DETECTORS:
+            found.add(str(label.get("rule") or label["detector"]))
+    return sorted(found)
+

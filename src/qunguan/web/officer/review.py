@@ -202,5 +202,10 @@ def decide(request: Request, item_id: IdPath, uow: UowDep, me: OfficerAccount, _
             errors.add("debunk_other", _("Choose a debunk that earns a card (false, "
                                          "misleading or unverified): none matches, or this "
                                          "number is not one."))
+        elif result.details.get("problem") == "held_for_other_rules":
+            errors = FormErrors(code=result.code, details=dict(result.details))
+            errors.add("decision", _("The message is also held for %(rules)s: remove it, or "
+                                     "dismiss the item to deliver it as it is.",
+                                     rules=", ".join(result.details.get("rules") or [])))
         return _case_failed(request, uow, me, item_id, errors, values)
     return redirect(f"/officer/review/{item_id}?decided=1")
