@@ -334,3 +334,10 @@ def test_an_entry_with_many_phrasings_does_not_crowd_the_others_out() -> None:
         assert "B" in found, n
         scores.append(found["B"])
     assert min(scores) >= bank.thresholds.suggest
+
+
+def test_ties_go_to_the_older_numeric_id() -> None:
+    """Server ids are numbers kept as strings: "9" is older than "10" and wins a tie."""
+    bank = Bank([BankEntry("10", "喝板蓝根能预防新冠病毒感染"),
+                 BankEntry("9", "喝板蓝根能预防新冠病毒感染")])
+    assert [m.debunk_id for m in bank.match("喝板蓝根能预防新冠病毒感染", top=2)] == ["9", "10"]

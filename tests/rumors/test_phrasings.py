@@ -282,3 +282,44 @@ def test_label_does_not_deliver_a_message_held_for_personal_data(api: Api, cast:
     assert got["phrasings"] == []
     decide(api, cast, item.id, decision="remove")
 
+
+
+def test_one_text_stands_for_one_debunk(api: Api, cast: Cast, app: Any) -> None:
+    """A phrasing another entry already says (as its claim or a phrasing) is refused, and so is
+    a claim another entry has as a phrasing: otherwise exact copies of it would get whichever
+    card a tie picks. An import leaves such phrasings out and says so, and its audit record
+    holds every phrasing it added, with the text."""
+    a = add(api, cast, claim=CLAIM)["id"]
+    b = add(api, cast, claim="喝板蓝根能预防新冠病毒感染")["id"]
+    r = api.post(f"/api/officer/debunks/{a}/phrasings", as_=cast.officer,
+                 json={"text": "【转】喝板蓝根能预防新冠病毒感染！"})
+    assert (r.status_code, error_code(r)) == (409, "phrasing_taken")
+    assert r.json()["error"]["details"]["debunk_id"] == b
+    phrase(api, cast, a, SAID)
+    r = api.post(f"/api/officer/debunks/{b}/phrasings", as_=cast.officer, json={"text": SAID})
+    assert (r.status_code, error_code(r)) == (409, "phrasing_taken")
+    r = api.post("/api/officer/debunks", as_=cast.officer, json=entry(claim=SAID + "！"))
+    assert (r.status_code, error_code(r)) == (409, "debunk_duplicate")
+    assert r.json()["error"]["details"]["debunk_id"] == a
+    r = api.patch(f"/api/officer/debunks/{b}", as_=cast.officer, json={"claim": SAID})
+    assert (r.status_code, error_code(r)) == (409, "debunk_duplicate")
+    rows = [entry(claim="戴两层口罩会缺氧窒息",
+                  phrasings=["喝板蓝根能预防新冠病毒感染", "两层口罩让人缺氧", "喝盐水能杀死病毒"]),
+            entry(claim="喝盐水能杀死病毒"),
+            entry(claim=SAID, phrasings=["水库今晚决堤"])]
+    r = api.post("/api/officer/debunks/import", as_=cast.officer,
+                 json={"format": "jsonl", "content": "\n".join(json.dumps(x) for x in rows)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["imported"] == 1  # row 2 repeats row 1's phrasing, row 3 is entry a's
+    assert body["phrasings_skipped"] == [
+        {"line": 1, "text": "喝板蓝根能预防新冠病毒感染", "debunk_id": b}]
+    assert body["duplicates"] == [{"line": 2, "duplicate_of_line": 1},
+                                  {"line": 3, "debunk_id": a, "phrasings": 1}]
+    new = body["ids"][0]
+    got = api.get(f"/api/officer/debunks/{new}", as_=cast.officer).json()
+    assert [p["text"] for p in got["phrasings"]] == ["两层口罩让人缺氧", "喝盐水能杀死病毒"]
+    [record] = audit_records(app, EventType.DEBUNKS_IMPORTED)
+    assert [(p["debunk_id"], p["text"]) for p in record.extra["phrasings"]] == [
+        (new, "两层口罩让人缺氧"), (new, "喝盐水能杀死病毒")]
+    assert all(isinstance(p["phrasing_id"], int) for p in record.extra["phrasings"])

@@ -165,6 +165,14 @@ def import_bank(
     for d in result.duplicates:
         what = f"debunk {d['debunk_id']}" if "debunk_id" in d else \
             f"line {d['duplicate_of_line']}"
-        err.print(escape(f"{file}:{d['line']}: duplicate of {what}, skipped"), soft_wrap=True)
+        carried = f" (with its {d['phrasings']} phrasing(s): add them to that debunk)" \
+            if d.get("phrasings") else ""
+        err.print(escape(f"{file}:{d['line']}: duplicate of {what}, skipped{carried}"),
+                  soft_wrap=True)
+    for d in result.phrasings_skipped:
+        what = f"debunk {d['debunk_id']}" if "debunk_id" in d else \
+            f"line {d['duplicate_of_line']}"
+        err.print(escape(f"{file}:{d['line']}: phrasing {d['text']!r} already said by {what}, "
+                         "left out"), soft_wrap=True)
     print(f"imported {len(result.imported)} of {result.rows} row(s); "
           f"{len(result.duplicates)} duplicate(s) skipped")

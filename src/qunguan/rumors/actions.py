@@ -224,9 +224,26 @@ def _active_with_key(uow: UnitOfWork, key: str, *, other_than: int | None = None
     return uow.session.scalar(stmt.limit(1))
 
 
-def _duplicate(existing: DebunkEntry) -> QunguanError:
+def _stated_elsewhere(uow: UnitOfWork, key: str, *, other_than: int | None = None
+                      ) -> int | None:
+    """The active entry (not ``other_than``) whose claim or an active phrasing says ``key``
+    (the normalised text): no text may stand for two entries, or its copies would get
+    whichever card the tie-break picks."""
+    existing = _active_with_key(uow, key, other_than=other_than)
+    if existing is not None:
+        return existing.id
+    stmt = select(DebunkPhrasing.debunk_id).join(
+        DebunkEntry, DebunkEntry.id == DebunkPhrasing.debunk_id).where(
+        DebunkPhrasing.text_key == key, DebunkPhrasing.retired_at.is_(None),
+        DebunkEntry.status == DebunkStatus.ACTIVE)
+    if other_than is not None:
+        stmt = stmt.where(DebunkPhrasing.debunk_id != other_than)
+    return uow.session.scalar(stmt.limit(1))
+
+
+def _duplicate(existing: DebunkEntry | int) -> QunguanError:
     return QunguanError("debunk_duplicate", "An active debunk already states this claim.",
-                        debunk_id=existing.id)
+                        debunk_id=existing if isinstance(existing, int) else existing.id)
 
 
 def _insert(uow: UnitOfWork, acting: Account, fields: dict[str, Any]) -> DebunkEntry:
@@ -259,7 +276,7 @@ def do_add_debunk(uow: UnitOfWork, *, acting: Account, fields: Mapping[str, obje
         clean = check_fields(fields)
     except FieldProblem as exc:
         raise _invalid(exc) from None
-    existing = _active_with_key(uow, claim_key(clean["claim"]))
+    existing = _stated_elsewhere(uow, claim_key(clean["claim"]))
     if existing is not None:
         raise _duplicate(existing)
     entry = _insert(uow, acting, clean)
@@ -306,7 +323,7 @@ def do_edit_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int,
         return entry
     if "claim" in diff:
         key = claim_key(diff["claim"])
-        existing = _active_with_key(uow, key, other_than=entry.id)
+        existing = _stated_elsewhere(uow, key, other_than=entry.id)
         if existing is not None:
             raise _duplicate(existing)
         entry.claim_key = key
@@ -408,6 +425,10 @@ def do_add_phrasing(uow: UnitOfWork, *, acting: Account, debunk_id: int, text: o
             return PhrasingAdded(same, entry, added=False)
         raise QunguanError("phrasing_duplicate", "The debunk already says this.",
                            phrasing_id=same.id if same is not None else None)
+    other = _stated_elsewhere(uow, key, other_than=entry.id)
+    if other is not None:
+        raise QunguanError("phrasing_taken", "Another debunk already says this.",
+                           debunk_id=other)
     if len(active) >= MAX_PHRASINGS:
         raise QunguanError("phrasings_full", f"The debunk has {MAX_PHRASINGS} phrasings; "
                            "retire one first.", limit=MAX_PHRASINGS)
@@ -503,8 +524,33 @@ def do_confirm_match(uow: UnitOfWork, *, acting: Account, message_id: int, debun
 @dataclass
 class ImportResult:
     imported: list[DebunkEntry] = field(default_factory=list)
+    # Rows left out: their claim is already said by an active entry ({line, debunk_id}) or
+    # by an earlier row ({line, duplicate_of_line}); "phrasings" counts those they carried.
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # Phrasings of imported rows left out: already said by an active entry or an earlier row.
+    phrasings_skipped: list[dict[str, Any]] = field(default_factory=list)
     rows: int = 0
+
+
+def _said_by_active(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, int]:
+    """For each normalised text, the active entry whose claim or an active phrasing says it."""
+    ordered = sorted(set(keys))
+    said: dict[str, int] = {}
+    for start in range(0, len(ordered), 500):
+        part = ordered[start:start + 500]
+        # Iterated: dict.update(result) would take the Result for a mapping (it has keys()).
+        for key, debunk_id in uow.session.execute(
+                select(DebunkEntry.claim_key, DebunkEntry.id).where(
+                    DebunkEntry.claim_key.in_(part),
+                    DebunkEntry.status == DebunkStatus.ACTIVE)):
+            said[key] = debunk_id
+        for key, debunk_id in uow.session.execute(
+                select(DebunkPhrasing.text_key, DebunkPhrasing.debunk_id).join(
+                    DebunkEntry, DebunkEntry.id == DebunkPhrasing.debunk_id).where(
+                    DebunkPhrasing.text_key.in_(part), DebunkPhrasing.retired_at.is_(None),
+                    DebunkEntry.status == DebunkStatus.ACTIVE)):
+            said.setdefault(key, debunk_id)
+    return said
 
 
 @dataclass
@@ -587,8 +633,11 @@ def parse_import(content: str, fmt: str) -> _Parsed:
 def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: str,
                       source: str = "upload") -> ImportResult:
     """All or nothing: every row is checked first, and one bad row imports none (the error
-    lists each bad row with its line). A row whose claim is already active, or repeats an
-    earlier row, is a duplicate: reported and skipped, so importing a file twice is harmless."""
+    lists each bad row with its line). A row whose claim an active entry already says (as
+    its claim or a phrasing), or an earlier row does, is a duplicate: reported and skipped, so
+    importing a file twice is harmless (the phrasings it carried are counted, not added: an
+    existing entry takes them through ``do_add_phrasing``). A phrasing that another entry or
+    an earlier row already says is left out and reported; one text stands for one entry."""
     _require_curator(acting)
     parsed = parse_import(content, fmt)
     if not parsed.rows and not parsed.errors:
@@ -600,35 +649,58 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
                            error_count=len(parsed.errors))
     result = ImportResult(rows=len(parsed.rows))
     keyed = [(line, fields, claim_key(fields["claim"])) for line, fields in parsed.rows]
-    new_phrasings: dict[int, list[str]] = {}
-    keys = sorted({k for _, _, k in keyed})
-    active: dict[str, int] = {}
-    for start in range(0, len(keys), 500):
-        # Iterated: dict.update(result) would take the Result for a mapping (it has keys()).
-        for key, debunk_id in uow.session.execute(
-                select(DebunkEntry.claim_key, DebunkEntry.id).where(
-                    DebunkEntry.claim_key.in_(keys[start:start + 500]),
-                    DebunkEntry.status == DebunkStatus.ACTIVE)):
-            active[key] = debunk_id
+    wanted = {k for _, _, k in keyed} | {claim_key(p) for _, fields, _ in keyed
+                                         for p in fields["phrasings"]}
+    taken = _said_by_active(uow, wanted)  # what the bank's active entries say already
     first_line: dict[str, int] = {}
+    said_here: dict[str, int] = {}  # a text this import gives an entry: the row's line
+    new_phrasings: dict[int, list[str]] = {}
     for line, fields, key in keyed:
-        if key in active:
-            result.duplicates.append({"line": line, "debunk_id": active[key]})
-        elif key in first_line:
-            result.duplicates.append({"line": line, "duplicate_of_line": first_line[key]})
-        else:
-            first_line[key] = line
-            phrasings = [p for p in fields.pop("phrasings") if claim_key(p) != key]
-            entry = _insert(uow, acting, fields)
-            result.imported.append(entry)
-            new_phrasings[id(entry)] = phrasings
+        phrasings = fields.pop("phrasings")
+        if key in taken or key in said_here:
+            found: dict[str, Any] = {"line": line}
+            if key in taken:
+                found["debunk_id"] = taken[key]
+            else:
+                found["duplicate_of_line"] = said_here[key]
+            if phrasings:
+                # Phrasings go to an existing entry through its own endpoint, which checks
+                # them against it; the report says they were left out.
+                found["phrasings"] = len(phrasings)
+            result.duplicates.append(found)
+            continue
+        first_line[key] = said_here[key] = line
+        kept = []
+        for text in phrasings:
+            pkey = claim_key(text)
+            if pkey == key:
+                continue  # the row's own claim once normalised: nothing to add
+            if pkey in said_here and said_here[pkey] == line:
+                continue  # twice in this row
+            if pkey in taken or pkey in said_here:
+                skipped: dict[str, Any] = {"line": line, "text": text[:80]}
+                if pkey in taken:
+                    skipped["debunk_id"] = taken[pkey]
+                else:
+                    skipped["duplicate_of_line"] = said_here[pkey]
+                result.phrasings_skipped.append(skipped)
+                continue
+            said_here[pkey] = line
+            kept.append(text)
+        entry = _insert(uow, acting, fields)
+        result.imported.append(entry)
+        new_phrasings[id(entry)] = kept
     _flush_unique(uow, list(first_line))
+    learned: list[dict[str, Any]] = []
     for entry in result.imported:
         for phrasing in new_phrasings[id(entry)]:
-            _insert_phrasing(uow, acting, entry, phrasing, PhrasingSource.IMPORT, None)
+            row = _insert_phrasing(uow, acting, entry, phrasing, PhrasingSource.IMPORT, None)
+            learned.append({"debunk_id": entry.id, "phrasing_id": row.id, "text": phrasing})
     record_audit(uow, EventType.DEBUNKS_IMPORTED, acting=acting, subject_type="debunk_import",
                  extra={"source": source[:200], "format": fmt, "rows": result.rows,
                         "imported": [e.id for e in result.imported],
+                        "phrasings": learned,
+                        "phrasings_skipped": result.phrasings_skipped[:MAX_REPORTED_ERRORS],
                         "duplicates": result.duplicates[:MAX_REPORTED_ERRORS],
                         "duplicate_count": len(result.duplicates)})
     if result.imported:

@@ -85,7 +85,8 @@ def import_debunks(body: DebunkImport, uow: UowDep, me: CurrentAccount) -> Impor
                                        source=body.source or "upload")
     return ImportResultPublic(rows=result.rows, imported=len(result.imported),
                               ids=[e.id for e in result.imported],
-                              duplicates=result.duplicates)
+                              duplicates=result.duplicates,
+                              phrasings_skipped=result.phrasings_skipped)
 
 
 @router.get("/officer/debunks/{debunk_id}", response_model=DebunkPublic)

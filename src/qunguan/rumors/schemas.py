@@ -99,6 +99,7 @@ class ImportResultPublic(BaseModel):
     imported: int
     ids: list[int]
     duplicates: list[dict[str, Any]]
+    phrasings_skipped: list[dict[str, Any]]
 
 
 # --- content clusters and the circuit breaker ------------------------------------------------

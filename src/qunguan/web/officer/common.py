@@ -63,6 +63,8 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "debunk_retired": (None, N_("The debunk was retired: it can no longer be edited.")),
     "phrasing_duplicate": ("text", N_("The debunk already has this phrasing, or its claim says "
                                       "it.")),
+    "phrasing_taken": ("text", N_("Another debunk already says this: one wording stands for "
+                                  "one debunk.")),
     "phrasings_full": ("text", N_("The debunk has as many phrasings as it may keep: retire "
                                   "one that no longer circulates first.")),
     "phrasing_retired": (None, N_("This phrasing was already retired.")),

@@ -160,7 +160,8 @@ def import_file(request: Request, uow: UowDep, me: OfficerAccount, _csrf: Csrf,
             errors = officer_explain(outcome, _)
         else:
             result = {"rows": outcome.rows, "imported": len(outcome.imported),
-                      "duplicates": outcome.duplicates}
+                      "duplicates": outcome.duplicates,
+                      "phrasings_skipped": outcome.phrasings_skipped}
     return page(request, "officer/debunks.html", status=422 if errors else 200,
                 errors=FormErrors(), values={}, import_errors=errors, result=result,
                 import_format=fmt, **_list_context(uow, me, "", "active", None))
