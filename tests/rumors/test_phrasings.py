@@ -323,3 +323,34 @@ def test_one_text_stands_for_one_debunk(api: Api, cast: Cast, app: Any) -> None:
     assert [(p["debunk_id"], p["text"]) for p in record.extra["phrasings"]] == [
         (new, "两层口罩让人缺氧"), (new, "喝盐水能杀死病毒")]
     assert all(isinstance(p["phrasing_id"], int) for p in record.extra["phrasings"])
+
+
+def test_a_learned_phrasing_forgets_its_message_when_retention_purges_it(
+        api: Api, cast: Cast, app: Any, clock: Any) -> None:
+    """The phrasing keeps the claim a reviewer confirmed (bank content), but once retention
+    purges the message's text it no longer names the message, whose row names its sender."""
+    from tests.governance.helpers import later, purge_all
+
+    load_starter(api, cast)
+    debunk_id = starter_id(api, cast, "人贩子")
+    sent = post(api, cast.member, cast.group["id"], CHILD_PARAPHRASE)
+    drain(app)
+    [item] = review_items(app)
+    decide(api, cast, item.id, decision="label")
+    drain(app)
+    [p] = api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()["phrasings"]
+    assert p["message_id"] == sent["id"]
+    later(api, cast, clock, 181)
+    assert purge_all(app) >= 1
+    [p] = api.get(f"/api/officer/debunks/{debunk_id}", as_=cast.officer).json()["phrasings"]
+    assert (p["text"], p["message_id"]) == (CHILD_PARAPHRASE, None)
+
+
+def test_a_retire_reason_may_not_carry_personal_data(api: Api, cast: Cast) -> None:
+    did = add(api, cast, claim=CLAIM)["id"]
+    pid = phrase(api, cast, did, SAID)["phrasings"][0]["id"]
+    for path in (f"/api/officer/debunks/{did}/phrasings/{pid}/retire",
+                 f"/api/officer/debunks/{did}/retire"):
+        r = api.post(path, as_=cast.officer, json={"reason": "举报人电话13812345678"})
+        assert r.status_code == 422, r.text
+        assert "13812345678" not in r.text

@@ -569,7 +569,7 @@ def do_decide(uow: UnitOfWork, *, acting: Account, item_id: int, decision: Decis
                            problem="sanction_not_expected")
     if decision != Decision.LABEL and label is not None:
         raise QunguanError("decision_not_applicable", "Only decision=label attaches a "
-                           "debunk; choose it, or leave debunk_id out.",
+                           "debunk; choose it, or leave debunk_id and learn out.",
                            problem="debunk_not_expected")
     if decision == Decision.LABEL and message is None:
         raise QunguanError("decision_not_applicable", "Only a message can be labelled.",

@@ -33,6 +33,7 @@ from qunguan.kernel.models import OutboxEvent
 from qunguan.kernel.text import require_reason
 from qunguan.kernel.uow import UnitOfWork, record_audit
 from qunguan.messaging import queries as messaging_queries
+from qunguan.rumors import actions as rumor_actions
 from qunguan.rumors import clusters as rumor_clusters
 
 # --- legal holds ----------------------------------------------------------------------------
@@ -100,6 +101,7 @@ def _erase(uow: UnitOfWork, kind: RecordKind, rows: list[Any]) -> list[tuple[int
         for m in rows:
             done.append((m.id, sha256_hex(m.text)))
             m.text = None
+        rumor_actions.forget_messages(uow, [m.id for m in rows])
     elif kind == RecordKind.SCREENING_EVIDENCE:
         for h in rows:
             done.append((h.id, sha256_hex(h.signals)))

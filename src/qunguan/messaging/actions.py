@@ -284,6 +284,12 @@ def _locked(uow: UnitOfWork, message: Message, *, shared: bool = False) -> Messa
     return message
 
 
+def lock(uow: UnitOfWork, message: Message) -> Message:
+    """For other capabilities acting on a message (a reviewer's label): re-read it under a
+    row lock, so a recall committed meanwhile is seen, not overwritten."""
+    return _locked(uow, message)
+
+
 def do_recall(uow: UnitOfWork, *, acting: Account, message_id: int) -> Message:
     message = _locked(uow, access_message(uow, viewer=acting, message_id=message_id))
     if message.sender_id != acting.id:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -355,6 +355,12 @@ def _retire_reason(reason: str, what: str) -> str:
     if why is None or not is_storable(why):
         raise QunguanError("invalid_request", f"Give a reason for retiring {what}.",
                            fields=[{"loc": ["body", "reason"], "msg": "reason is required"}])
+    kinds = contains_personal_data(why)
+    if kinds:  # it is stored with the entry and in the audit record every officer reads
+        raise QunguanError("invalid_request", "A reason may not carry personal data "
+                           f"({', '.join(kinds)}).",
+                           fields=[{"loc": ["body", "reason"],
+                                    "msg": "leave ID, phone and bank card numbers out"}])
     return why
 
 
@@ -492,6 +498,10 @@ def do_confirm_match(uow: UnitOfWork, *, acting: Account, message_id: int, debun
         raise QunguanError("decision_not_applicable", "A claim found true gets no card.",
                            problem="debunk_true")
     message = messaging_queries.message_by_id(uow, message_id)
+    if message is not None:
+        # A recall committed since the review item was read must be seen, not overwritten
+        # (its text would be labelled and learned).
+        messaging_actions.lock(uow, message)
     if message is None or message.recalled_at is not None or not message.text:
         raise QunguanError("decision_not_applicable", "The message has no text to label.",
                            problem="no_text")
@@ -516,6 +526,19 @@ def do_confirm_match(uow: UnitOfWork, *, acting: Account, message_id: int, debun
     except QunguanError as exc:  # the entry is full of phrasings
         return Confirmed(entry, labelled, None, exc.message)
     return Confirmed(entry, labelled, learned.phrasing.id, None)
+
+
+def forget_messages(uow: UnitOfWork, message_ids: Iterable[int]) -> int:
+    """Retention purged these messages' text: phrasings learned from them keep the claim as
+    a reviewer confirmed it circulates (bank content, checked for personal data when it was
+    learned) but no longer name the message, whose row still names its sender. Returns how
+    many phrasings were unlinked."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    done = uow.session.execute(update(DebunkPhrasing).where(
+        DebunkPhrasing.message_id.in_(ids)).values(message_id=None))
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 # --- import -------------------------------------------------------------------------------
