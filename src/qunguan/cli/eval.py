@@ -16,7 +16,7 @@ from rich.table import Table
 
 from qunguan.kernel.text import normalise
 from qunguan.rumors import Bank, BankEntry
-from qunguan.rumors.actions import FieldProblem, check_phrasing
+from qunguan.rumors.actions import MAX_PHRASINGS, FieldProblem, check_phrasing
 from qunguan.rumors.alarm import alarm_cues, default_model, long_enough
 from qunguan.rumors.breaker import BreakerRule
 from qunguan.rumors.evaluation import (
@@ -96,7 +96,7 @@ def rumors(data: Annotated[Path, typer.Option(help="The research data folder (re
         per_cluster = claim_matching(Bank(bank_entries), posts,
                                      progress=lambda n: progress.advance(t, n))
         t2 = progress.add_task("review loop", total=len(posts))
-        loop = claim_matching_with_review(bank_entries, posts, learnable,
+        loop = claim_matching_with_review(bank_entries, posts, learnable, limit=MAX_PHRASINGS,
                                           progress=lambda n: progress.advance(t2, n))
         whole_posts = [Post(p.id, p.text, p.gold) for p in posts]
         by_ruling = _cluster_level(whole, whole_posts, lambda n: progress.advance(t, n))

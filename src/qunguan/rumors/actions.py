@@ -53,7 +53,6 @@ from qunguan.rumors.bank import (
     LABELLING_VERDICTS,
     card,
     changed_on_commit,
-    claim_key,
     live_bank,
     phrasings_for,
 )
@@ -65,6 +64,7 @@ from qunguan.rumors.models import (
     DebunkStatus,
     PhrasingSource,
 )
+from qunguan.rumors.text import claim_key
 from qunguan.screening import contains_personal_data
 
 MAX_CLAIM_CHARS = 2000

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import Engine, event, func, select
 
 from qunguan.kernel.uow import UnitOfWork
-from qunguan.rumors import text as rtext
 from qunguan.rumors.matcher import Bank, BankEntry, Match, Verdict
 from qunguan.rumors.models import DebunkEntry, DebunkPhrasing, DebunkStatus
 
@@ -35,13 +34,6 @@ CORRECTING_VERDICTS = frozenset({Verdict.FALSE, Verdict.MISLEADING})
 CARD_CLAIM_CHARS = 120
 CARD_REFUTATION_CHARS = 200
 _READ_CHUNK = 500
-
-
-def claim_key(claim: str) -> str:
-    """Duplicate key of a claim: a fingerprint of its normalised letters and digits, so
-    traditional characters, full-width letters, spacing, punctuation and emoji do not make a
-    new claim."""
-    return rtext.fingerprint(rtext.compact(rtext.prepare(claim)))
 
 
 def _short(text: str, limit: int) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from qunguan.rumors.breaker import BreakerRule, first_arrivals, trips_at
 from qunguan.rumors.cascades import Message, cluster_messages
 from qunguan.rumors.matcher import Bank, BankEntry
+from qunguan.rumors.text import claim_key
 
 Progress = Callable[[int], None]
 
@@ -121,16 +122,20 @@ class ReviewLoop:
 
 def claim_matching_with_review(entries: Sequence[BankEntry], posts: Sequence[Post],
                                learnable: Callable[[str], bool], *, suggestions: int = 3,
-                               top: int = 10, progress: Progress | None = None) -> ReviewLoop:
+                               top: int = 10, limit: int | None = None,
+                               progress: Progress | None = None) -> ReviewLoop:
     """The feedback loop of the review queue, simulated: posts arrive in time order; a post
     the bank auto-labels needs nobody; one with suggestions (at or above "suggest", at most
     ``suggestions`` of them, as the case page lists them) reaches a reviewer, who confirms the
     right debunk when it is among them (the gold answer stands in for the reviewer's
     judgement) and dismisses the item otherwise; a post with no suggestion is seen by no one.
-    A confirmed post's text becomes a phrasing of its entry when ``learnable`` accepts it.
-    Nothing is tuned here: the thresholds are the matcher's own."""
+    A confirmed post's text becomes a phrasing of its entry when ``learnable`` accepts it and
+    the server would: the entry holds fewer than ``limit`` phrasings, and no entry says the
+    text already (one text stands for one entry). Nothing is tuned here: the thresholds are
+    the matcher's own."""
     bank = Bank(entries)
     phrasings: dict[str, tuple[str, ...]] = {e.id: e.phrasings for e in entries}
+    said = {claim_key(t): e.id for e in entries for t in (e.claim, *e.phrasings)}
     by_id = {e.id: e for e in entries}
     hits = labelled = wrong = suggested = reviewed = confirmed = learned = unlearned = 0
     rr = 0.0
@@ -157,10 +162,15 @@ def claim_matching_with_review(entries: Sequence[BankEntry], posts: Sequence[Pos
         if p.gold not in shown:
             continue
         confirmed += 1
-        if not learnable(p.text):
+        key = claim_key(p.text)
+        if key in said:  # known already (nothing new), or another entry's (refused)
+            unlearned += said[key] != p.gold
+            continue
+        if not learnable(p.text) or (limit is not None and len(phrasings[p.gold]) >= limit):
             unlearned += 1
             continue
         learned += 1
+        said[key] = p.gold
         phrasings[p.gold] = (*phrasings[p.gold], p.text)
         e = by_id[p.gold]
         bank.add(BankEntry(e.id, e.claim, e.debunk_text, e.verdict, e.source_url, e.language,

@@ -134,11 +134,6 @@ class _Slot:
     near_keys: list[tuple[str, int]]
 
 
-def _id_order(entry_id: str) -> tuple[int, int, str]:
-    """Ties go to the older entry: numeric ids (the server's) by number, "9" before "10"."""
-    return (0, int(entry_id), "") if entry_id.isdigit() else (1, 0, entry_id)
-
-
 class Bank:
     """The debunk bank and its indexes. ``add`` and ``retire`` change it in place: a new entry
     matches the very next message, with no rebuild. Not thread-safe: the server holds one per
@@ -250,7 +245,10 @@ class Bank:
             if entry_id not in evidence:
                 evidence[entry_id] = Evidence(near_jaccard=jaccard)
         matches = [Match(i, fuse(ev, self.thresholds), ev) for i, ev in evidence.items()]
-        matches.sort(key=lambda m: (-m.score, -raw_evidence(m.evidence), _id_order(m.debunk_id)))
+        # Ties go to the shorter id, then the smaller: for the server's numeric ids, the older
+        # entry ("9" before "10").
+        matches.sort(key=lambda m: (-m.score, -raw_evidence(m.evidence), len(m.debunk_id),
+                                    m.debunk_id))
         return matches[:top]
 
     def _lexical_top(self, grams: set[str], wanted: int) -> list[Overlap]:

@@ -87,3 +87,11 @@ def shingles(prepared: str, k: int = 3) -> set[str]:
     if len(s) <= k:
         return {s} if s else set()
     return {s[i : i + k] for i in range(len(s) - k + 1)}
+
+
+def claim_key(claim: str) -> str:
+    """Duplicate key of a claim or a phrasing: a fingerprint of its normalised letters and
+    digits, so traditional characters, full-width letters, spacing, punctuation and emoji do
+    not make a new claim."""
+    return fingerprint(compact(prepare(claim)))
+
