@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -199,7 +200,7 @@ class LexicalIndex:
         n = self._n_active
         if n == 0 or top <= 0:
             return []
-        found = [self._vocab.get(g, -1) for g in grams]
+        found = list(map(self._vocab.get, grams, repeat(-1)))  # -1: never seen
         if not found:
             return []
         all_cols = np.asarray(found, dtype=np.int64)
@@ -270,10 +271,10 @@ class LexicalIndex:
         if len(cand) == 0:
             return []
         # Phase 2: exact overlap of each candidate with every counted query n-gram.
-        rows = [self._rows[d] for d in cand.tolist()]
-        row_lens = np.fromiter((len(r) for r in rows if r is not None), dtype=np.int64,
-                               count=len(rows))
-        row_cols = np.concatenate([r for r in rows if r is not None])
+        # Active documents only (``cand`` was filtered above): every row is there.
+        rows = [r for r in map(self._rows.__getitem__, cand.tolist()) if r is not None]
+        row_lens = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        row_cols = np.concatenate(rows)
         owner = np.repeat(np.arange(len(cand)), row_lens)
         scratch = self._scratch
         scratch[cols] = q_w
