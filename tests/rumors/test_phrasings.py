@@ -354,3 +354,25 @@ def test_a_retire_reason_may_not_carry_personal_data(api: Api, cast: Cast) -> No
         r = api.post(path, as_=cast.officer, json={"reason": "举报人电话13812345678"})
         assert r.status_code == 422, r.text
         assert "13812345678" not in r.text
+
+
+def test_two_officers_giving_one_text_to_two_debunks_at_once(api: Api, cast: Cast,
+                                                             backend: str) -> None:
+    """The check that one text stands for one debunk spans claims and phrasings, which no
+    unique index covers: concurrent adds take turns, so exactly one wins, on PostgreSQL as on
+    SQLite (whose writers run one at a time anyway)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [add(api, cast, claim=f"{CLAIM}（第{n}版）")["id"] for n in range(4)]
+    barrier = threading.Barrier(len(ids))
+
+    def give(debunk_id: int) -> int:
+        barrier.wait(timeout=30)
+        r = api.post(f"/api/officer/debunks/{debunk_id}/phrasings", as_=cast.officer,
+                     json={"text": SAID})
+        return int(r.status_code)
+
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        statuses = sorted(pool.map(give, ids))
+    assert statuses == [201, 409, 409, 409], (backend, statuses)

@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -224,6 +225,20 @@ def _active_with_key(uow: UnitOfWork, key: str, *, other_than: int | None = None
     return uow.session.scalar(stmt.limit(1))
 
 
+# pg_advisory_xact_lock key of "a text is being given to a debunk": bank writes are rare (an
+# officer's edit, a review decision, an import), so they take turns on one lock.
+_BANK_TEXT_LOCK = 0x71756E6775616E01  # "qunguan" + 1
+
+
+def _lock_bank_texts(uow: UnitOfWork) -> None:
+    """Until the transaction ends, no other transaction gives a text to a debunk: the checks
+    that one text stands for one debunk span two tables (claims and phrasings), which no
+    unique index covers. SQLite already runs one writer at a time."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        uow.session.execute(sql("SELECT pg_advisory_xact_lock(:k)"),
+                            {"k": _BANK_TEXT_LOCK})
+
+
 def _stated_elsewhere(uow: UnitOfWork, key: str, *, other_than: int | None = None
                       ) -> int | None:
     """The active entry (not ``other_than``) whose claim or an active phrasing says ``key``
@@ -276,6 +291,7 @@ def do_add_debunk(uow: UnitOfWork, *, acting: Account, fields: Mapping[str, obje
         clean = check_fields(fields)
     except FieldProblem as exc:
         raise _invalid(exc) from None
+    _lock_bank_texts(uow)
     existing = _stated_elsewhere(uow, claim_key(clean["claim"]))
     if existing is not None:
         raise _duplicate(existing)
@@ -323,6 +339,7 @@ def do_edit_debunk(uow: UnitOfWork, *, acting: Account, debunk_id: int,
         return entry
     if "claim" in diff:
         key = claim_key(diff["claim"])
+        _lock_bank_texts(uow)
         existing = _stated_elsewhere(uow, key, other_than=entry.id)
         if existing is not None:
             raise _duplicate(existing)
@@ -431,6 +448,7 @@ def do_add_phrasing(uow: UnitOfWork, *, acting: Account, debunk_id: int, text: o
             return PhrasingAdded(same, entry, added=False)
         raise QunguanError("phrasing_duplicate", "The debunk already says this.",
                            phrasing_id=same.id if same is not None else None)
+    _lock_bank_texts(uow)
     other = _stated_elsewhere(uow, key, other_than=entry.id)
     if other is not None:
         raise QunguanError("phrasing_taken", "Another debunk already says this.",
@@ -674,6 +692,7 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
     keyed = [(line, fields, claim_key(fields["claim"])) for line, fields in parsed.rows]
     wanted = {k for _, _, k in keyed} | {claim_key(p) for _, fields, _ in keyed
                                          for p in fields["phrasings"]}
+    _lock_bank_texts(uow)
     taken = _said_by_active(uow, wanted)  # what the bank's active entries say already
     first_line: dict[str, int] = {}
     said_here: dict[str, int] = {}  # a text this import gives an entry: the row's line
