@@ -28,11 +28,11 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import make_url
 
+from tests.bench.envelope_claims import CpuMeter
 from tests.bench.http_throughput import PG, SECONDS, free_port, machine, pg_available
 from tests.bench.rawhttp import RawHTTP
-from tests.bench.report import temporary_pg_database, write_section
+from tests.bench.report import pg_conninfo, temporary_pg_database, write_section
 
 START = "<!-- claim-floor:start -->"
 END = "<!-- claim-floor:end -->"
@@ -62,11 +62,6 @@ BEGIN
   RETURN a;
 END $$;
 """
-
-
-def _dsn(database_url: str) -> str:
-    u = make_url(database_url)
-    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
 
 
 # --- the bare app (imported by uvicorn in the server processes) ------------------------------
@@ -108,7 +103,7 @@ def create_app() -> Any:
 @contextmanager
 def bare_server(database_url: str, processes: int) -> Iterator[tuple[int, int]]:
     port = free_port()
-    env = {**os.environ, "CLAIM_FLOOR_DSN": _dsn(database_url)}
+    env = {**os.environ, "CLAIM_FLOOR_DSN": pg_conninfo(database_url)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "tests.bench.claim_floor:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -162,8 +157,6 @@ async def load(port: int, seconds: float) -> tuple[int, int]:
 
 
 def main() -> None:
-    from tests.bench.envelope_claims import CpuMeter
-
     lines = [START, "## Floor under the claims: a bare FastAPI server, one SQL call per claim",
              "", __doc__.split("\n\n")[1].replace("\n", " "), ""]
     if not pg_available():
@@ -172,7 +165,7 @@ def main() -> None:
         return
     rows = []
     with temporary_pg_database(PG, prefix="qunguan_bench_floor") as database_url:
-        with psycopg.connect(_dsn(database_url), autocommit=True) as conn:
+        with psycopg.connect(pg_conninfo(database_url), autocommit=True) as conn:
             conn.execute(SCHEMA)
         for processes in (1, 2):
             with bare_server(database_url, processes) as (pid, port):

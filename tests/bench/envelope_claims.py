@@ -44,7 +44,6 @@ from typing import Any
 import httpx
 import psycopg
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
 
 from tests.bench.http_throughput import (
     PG,
@@ -56,7 +55,7 @@ from tests.bench.http_throughput import (
     start_server,
 )
 from tests.bench.rawhttp import ConnectionLost, RawHTTP
-from tests.bench.report import temporary_pg_database, write_section
+from tests.bench.report import pg_conninfo, temporary_pg_database, write_section
 
 CLIENTS = (64, 256)
 # uvicorn worker processes of the server for the HTTP runs, one run of CLIENTS per count.
@@ -121,11 +120,9 @@ def _tree(pid: int) -> list[int]:
 
 
 def _backends(database_url: str) -> list[int]:
-    u = make_url(database_url)
-    with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username,
-                         dbname=u.database, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
-                            "AND pid <> pg_backend_pid()", (u.database,)).fetchall()
+    with psycopg.connect(pg_conninfo(database_url), autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid()").fetchall()
     return [int(r[0]) for r in rows]
 
 

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from sqlalchemy.engine import make_url
 
 from qunguan.identity.verification import sign_sandbox_network_token
-from tests.bench.report import NOTES_MARKER, temporary_pg_database
+from tests.bench.report import NOTES_MARKER, pg_conninfo, temporary_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = (1, 8, 64)
@@ -184,10 +183,8 @@ def run_backend(backend: str, database_url: str, data_dir: Path) -> list[Point]:
 
 
 def pg_available() -> bool:
-    u = make_url(PG)
     try:
-        with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username,
-                             dbname=u.database, connect_timeout=3):
+        with psycopg.connect(pg_conninfo(PG), connect_timeout=3):
             return True
     except psycopg.Error:
         return False

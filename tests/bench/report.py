@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,16 +33,21 @@ def write_section(start: str, end: str, section: str) -> None:
     print(f"wrote {out}", file=sys.stderr)
 
 
+def pg_conninfo(url: str) -> str:
+    """The libpq connection string of a SQLAlchemy PostgreSQL URL (for psycopg directly)."""
+    u = make_url(url)
+    return make_conninfo(host=u.host, port=u.port or 5432, user=u.username, dbname=u.database)
+
+
 @contextmanager
 def temporary_pg_database(url: str, prefix: str = "qunguan_bench") -> Iterator[str]:
     """A fresh database on the server of ``url``, dropped afterwards; yields its URL."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    u = make_url(url)
-    admin = {"host": u.host, "port": u.port or 5432, "user": u.username, "dbname": u.database}
-    with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+    admin = pg_conninfo(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield u.set(database=name).render_as_string(False)
+        yield make_url(url).set(database=name).render_as_string(False)
     finally:
-        with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

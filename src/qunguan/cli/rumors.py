@@ -162,17 +162,17 @@ def import_bank(
         uow.commit()
     finally:
         uow.close()
-    for d in result.duplicates:
-        what = f"debunk {d['debunk_id']}" if "debunk_id" in d else \
+    def where(d: dict[str, Any]) -> str:
+        return f"debunk {d['debunk_id']}" if "debunk_id" in d else \
             f"line {d['duplicate_of_line']}"
+
+    for d in result.duplicates:
         carried = f" (with its {d['phrasings']} phrasing(s): add them to that debunk)" \
             if d.get("phrasings") else ""
-        err.print(escape(f"{file}:{d['line']}: duplicate of {what}, skipped{carried}"),
+        err.print(escape(f"{file}:{d['line']}: duplicate of {where(d)}, skipped{carried}"),
                   soft_wrap=True)
     for d in result.phrasings_skipped:
-        what = f"debunk {d['debunk_id']}" if "debunk_id" in d else \
-            f"line {d['duplicate_of_line']}"
-        err.print(escape(f"{file}:{d['line']}: phrasing {d['text']!r} already said by {what}, "
-                         "left out"), soft_wrap=True)
+        err.print(escape(f"{file}:{d['line']}: phrasing {d['text']!r} already said by "
+                         f"{where(d)}, left out"), soft_wrap=True)
     print(f"imported {len(result.imported)} of {result.rows} row(s); "
           f"{len(result.duplicates)} duplicate(s) skipped")

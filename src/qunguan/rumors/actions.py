@@ -216,15 +216,6 @@ def _require_curator(acting: Account) -> None:
         raise QunguanError("forbidden", "Only officers may change the debunk bank.")
 
 
-def _active_with_key(uow: UnitOfWork, key: str, *, other_than: int | None = None
-                     ) -> DebunkEntry | None:
-    stmt = select(DebunkEntry).where(DebunkEntry.claim_key == key,
-                                     DebunkEntry.status == DebunkStatus.ACTIVE)
-    if other_than is not None:
-        stmt = stmt.where(DebunkEntry.id != other_than)
-    return uow.session.scalar(stmt.limit(1))
-
-
 # pg_advisory_xact_lock key of "a text is being given to a debunk": bank writes are rare (an
 # officer's edit, a review decision, an import), so they take turns on one lock.
 _BANK_TEXT_LOCK = 0x71756E6775616E01  # "qunguan" + 1
@@ -244,21 +235,12 @@ def _stated_elsewhere(uow: UnitOfWork, key: str, *, other_than: int | None = Non
     """The active entry (not ``other_than``) whose claim or an active phrasing says ``key``
     (the normalised text): no text may stand for two entries, or its copies would get
     whichever card the tie-break picks."""
-    existing = _active_with_key(uow, key, other_than=other_than)
-    if existing is not None:
-        return existing.id
-    stmt = select(DebunkPhrasing.debunk_id).join(
-        DebunkEntry, DebunkEntry.id == DebunkPhrasing.debunk_id).where(
-        DebunkPhrasing.text_key == key, DebunkPhrasing.retired_at.is_(None),
-        DebunkEntry.status == DebunkStatus.ACTIVE)
-    if other_than is not None:
-        stmt = stmt.where(DebunkPhrasing.debunk_id != other_than)
-    return uow.session.scalar(stmt.limit(1))
+    return _said_by_active(uow, [key], other_than=other_than).get(key)
 
 
-def _duplicate(existing: DebunkEntry | int) -> QunguanError:
+def _duplicate(debunk_id: int) -> QunguanError:
     return QunguanError("debunk_duplicate", "An active debunk already states this claim.",
-                        debunk_id=existing if isinstance(existing, int) else existing.id)
+                        debunk_id=debunk_id)
 
 
 def _insert(uow: UnitOfWork, acting: Account, fields: dict[str, Any]) -> DebunkEntry:
@@ -277,10 +259,9 @@ def _flush_unique(uow: UnitOfWork, key_of: Iterable[str]) -> None:
         with uow.savepoint():
             uow.session.flush()
     except IntegrityError:
-        for key in key_of:
-            existing = _active_with_key(uow, key)
-            if existing is not None:
-                raise _duplicate(existing) from None
+        said = _said_by_active(uow, key_of)
+        if said:
+            raise _duplicate(next(iter(said.values()))) from None
         raise
 
 
@@ -573,24 +554,27 @@ class ImportResult:
     rows: int = 0
 
 
-def _said_by_active(uow: UnitOfWork, keys: Iterable[str]) -> dict[str, int]:
-    """For each normalised text, the active entry whose claim or an active phrasing says it."""
+def _said_by_active(uow: UnitOfWork, keys: Iterable[str], *, other_than: int | None = None
+                    ) -> dict[str, int]:
+    """For each normalised text, the active entry (not ``other_than``) whose claim or an
+    active phrasing says it; a claim wins over a phrasing."""
     ordered = sorted(set(keys))
     said: dict[str, int] = {}
     for start in range(0, len(ordered), 500):
         part = ordered[start:start + 500]
+        claims = select(DebunkEntry.claim_key, DebunkEntry.id).where(
+            DebunkEntry.claim_key.in_(part), DebunkEntry.status == DebunkStatus.ACTIVE)
+        phrasings = select(DebunkPhrasing.text_key, DebunkPhrasing.debunk_id).join(
+            DebunkEntry, DebunkEntry.id == DebunkPhrasing.debunk_id).where(
+            DebunkPhrasing.text_key.in_(part), DebunkPhrasing.retired_at.is_(None),
+            DebunkEntry.status == DebunkStatus.ACTIVE)
+        if other_than is not None:
+            claims = claims.where(DebunkEntry.id != other_than)
+            phrasings = phrasings.where(DebunkPhrasing.debunk_id != other_than)
         # Iterated: dict.update(result) would take the Result for a mapping (it has keys()).
-        for key, debunk_id in uow.session.execute(
-                select(DebunkEntry.claim_key, DebunkEntry.id).where(
-                    DebunkEntry.claim_key.in_(part),
-                    DebunkEntry.status == DebunkStatus.ACTIVE)):
-            said[key] = debunk_id
-        for key, debunk_id in uow.session.execute(
-                select(DebunkPhrasing.text_key, DebunkPhrasing.debunk_id).join(
-                    DebunkEntry, DebunkEntry.id == DebunkPhrasing.debunk_id).where(
-                    DebunkPhrasing.text_key.in_(part), DebunkPhrasing.retired_at.is_(None),
-                    DebunkEntry.status == DebunkStatus.ACTIVE)):
-            said.setdefault(key, debunk_id)
+        for stmt in (claims, phrasings):
+            for key, debunk_id in uow.session.execute(stmt):
+                said.setdefault(key, debunk_id)
     return said
 
 
@@ -694,45 +678,42 @@ def do_import_debunks(uow: UnitOfWork, *, acting: Account, content: str, fmt: st
                                          for p in fields["phrasings"]}
     _lock_bank_texts(uow)
     taken = _said_by_active(uow, wanted)  # what the bank's active entries say already
-    first_line: dict[str, int] = {}
     said_here: dict[str, int] = {}  # a text this import gives an entry: the row's line
+
+    def said_by(key: str) -> dict[str, int] | None:
+        """Where a text is said already: an active entry, or an earlier row."""
+        if key in taken:
+            return {"debunk_id": taken[key]}
+        if key in said_here:
+            return {"duplicate_of_line": said_here[key]}
+        return None
+
     new_phrasings: dict[int, list[str]] = {}
     for line, fields, key in keyed:
         phrasings = fields.pop("phrasings")
-        if key in taken or key in said_here:
-            found: dict[str, Any] = {"line": line}
-            if key in taken:
-                found["debunk_id"] = taken[key]
-            else:
-                found["duplicate_of_line"] = said_here[key]
-            if phrasings:
-                # Phrasings go to an existing entry through its own endpoint, which checks
-                # them against it; the report says they were left out.
-                found["phrasings"] = len(phrasings)
-            result.duplicates.append(found)
+        where = said_by(key)
+        if where is not None:
+            # Phrasings go to an existing entry through its own endpoint, which checks them
+            # against it; the report says they were left out.
+            result.duplicates.append({"line": line, **where,
+                                      **({"phrasings": len(phrasings)} if phrasings else {})})
             continue
-        first_line[key] = said_here[key] = line
+        said_here[key] = line
         kept = []
         for text in phrasings:
             pkey = claim_key(text)
-            if pkey == key:
-                continue  # the row's own claim once normalised: nothing to add
-            if pkey in said_here and said_here[pkey] == line:
-                continue  # twice in this row
-            if pkey in taken or pkey in said_here:
-                skipped: dict[str, Any] = {"line": line, "text": text[:80]}
-                if pkey in taken:
-                    skipped["debunk_id"] = taken[pkey]
-                else:
-                    skipped["duplicate_of_line"] = said_here[pkey]
-                result.phrasings_skipped.append(skipped)
+            if said_here.get(pkey) == line:
+                continue  # the row's own claim, or twice in this row: nothing to add
+            where = said_by(pkey)
+            if where is not None:
+                result.phrasings_skipped.append({"line": line, "text": text[:80], **where})
                 continue
             said_here[pkey] = line
             kept.append(text)
         entry = _insert(uow, acting, fields)
         result.imported.append(entry)
         new_phrasings[id(entry)] = kept
-    _flush_unique(uow, list(first_line))
+    _flush_unique(uow, [e.claim_key for e in result.imported])
     learned: list[dict[str, Any]] = []
     for entry in result.imported:
         for phrasing in new_phrasings[id(entry)]:

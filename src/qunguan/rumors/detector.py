@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qunguan.kernel.uow import UnitOfWork
+from qunguan.rumors.alarm import AlarmDetector
 from qunguan.rumors.bank import live_bank
 from qunguan.screening import PackResources, ScreeningContext, Signal, Stage, register_detector
 
@@ -42,7 +43,12 @@ class DebunkDetector:
                         "card": found.card})]
 
 
+REVIEW_DETECTOR = "debunk_review"  # after sending: suggestions for the review queue
+# Every screening detector of this package: what a hold "for a rumour" means.
+DETECTOR_NAMES = frozenset({DebunkDetector.name, REVIEW_DETECTOR, AlarmDetector.name})
+
+
 def register() -> None:
     register_detector(DebunkDetector())
-    register_detector(DebunkDetector(name="debunk_review", stage="post",
+    register_detector(DebunkDetector(name=REVIEW_DETECTOR, stage="post",
                                      labels=frozenset({"suggest"})))

@@ -15,6 +15,7 @@ from qunguan.kernel.errors import QunguanError
 from qunguan.kernel.uow import UnitOfWork
 from qunguan.rumors.bank import LABELLING_VERDICTS, Found, card, live_bank
 from qunguan.rumors.bank import phrasings_for as phrasings_for  # the pages' and API's read
+from qunguan.rumors.detector import DETECTOR_NAMES
 from qunguan.rumors.matcher import Verdict
 from qunguan.rumors.models import CorrectionNotice, DebunkEntry, DebunkStatus
 
@@ -104,11 +105,6 @@ def suggested_debunks(uow: UnitOfWork, text: str, *, top: int = 3) -> list[Found
             if f.score >= live.thresholds.suggest and f.card["verdict"] in LABELLING_VERDICTS]
 
 
-# The screening detectors of this package (rumors/detector.py, rumors/alarm.py): what a hold
-# "for a rumour" means when a reviewer labels a held message instead of removing it.
-RUMOUR_DETECTORS = frozenset({"debunk", "debunk_review", "alarm"})
-
-
 def rules_outside_rumours(labels: object) -> list[str]:
     """The rules of a message's screening labels that no rumour detector raised (personal
     data, confidentiality, conduct, …), sorted: a held message with any of them must not be
@@ -116,7 +112,6 @@ def rules_outside_rumours(labels: object) -> list[str]:
     found: set[str] = set()
     for label in labels if isinstance(labels, list) else ():
         if isinstance(label, dict) and label.get("detector") \
-                and label["detector"] not in RUMOUR_DETECTORS:
+                and label["detector"] not in DETECTOR_NAMES:
             found.add(str(label.get("rule") or label["detector"]))
     return sorted(found)
-

@@ -94,4 +94,3 @@ def claim_key(claim: str) -> str:
     digits, so traditional characters, full-width letters, spacing, punctuation and emoji do
     not make a new claim."""
     return fingerprint(compact(prepare(claim)))
-
